@@ -1,0 +1,33 @@
+# Two entry points for a fresh machine: `make run` and `make test` (README).
+# Both install what they need first; installing twice is quick and changes nothing.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DATA_DIR ?= .certsmith
+LISTEN ?= 127.0.0.1:6443
+
+.PHONY: install run test check lint pytest bench
+
+install:
+	@bash scripts/install.sh "$(VENV)"
+
+run: install
+	$(VENV)/bin/certsmith serve --data-dir "$(DATA_DIR)" --listen "$(LISTEN)"
+
+# The CI command: lint, types, import layers, then the whole test suite.
+test: install
+	@$(MAKE) --no-print-directory check pytest
+
+check:
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy src tests
+	$(VENV)/bin/lint-imports
+
+# pytest exits 5 when it collected nothing: that is a failure here, never a pass.
+pytest:
+	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+bench: install
+	$(PY) -m bench

@@ -1,0 +1,1 @@
+"""Admission rules: pure functions that return field errors for a create or an update."""

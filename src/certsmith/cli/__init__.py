@@ -1,0 +1,1 @@
+"""The ``certsmith`` command line."""

@@ -1,0 +1,34 @@
+"""Entry point of the ``certsmith`` command: parses arguments and dispatches to a command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from certsmith import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser; each command module adds its own sub-parser."""
+    parser = argparse.ArgumentParser(
+        prog="certsmith",
+        description="The cert-manager API in Python: sign and renew X.509 certificates.",
+    )
+    parser.add_argument("--version", action="version", version=f"certsmith {__version__}")
+    parser.add_subparsers(dest="command", metavar="COMMAND")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    return 0  # pragma: no cover - every command returns from its own handler
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

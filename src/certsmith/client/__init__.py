@@ -1,0 +1,1 @@
+"""The one seam through which controllers talk to a Kubernetes API."""

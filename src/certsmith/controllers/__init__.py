@@ -1,0 +1,1 @@
+"""The reconcile runtime and the controllers built on it."""

@@ -1,0 +1,1 @@
+"""Issuers: one module per issuer type behind one protocol (``issuers.base``)."""

@@ -1,0 +1,1 @@
+"""Helpers every layer may use: time, secrets that must not leak, logging."""
