@@ -251,3 +251,12 @@ def remove_condition(
 ) -> list[Condition]:
     """Return a new list without the condition of type ``ctype``."""
     return [c for c in conditions or () if c.type != ctype]
+
+
+class UserInfo(Model):
+    """Who makes a request: the authenticated user as admission and RBAC see it."""
+
+    username: str = ""
+    uid: str = ""
+    groups: list[str] = Field(default_factory=list)
+    extra: dict[str, list[str]] = Field(default_factory=dict)
