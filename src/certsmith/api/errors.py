@@ -13,6 +13,7 @@ message and a logged id, so internal details (and never key material) reach a cl
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -79,6 +80,18 @@ class FieldError:
         quoted = ", ".join(f'"{v}"' for v in valid)
         return cls(FieldErrorType.NOT_SUPPORTED, path, f"supported values: {quoted}", value)
 
+    @classmethod
+    def duplicate(cls, path: str, value: Any) -> FieldError:
+        """A value that must be unique appears more than once."""
+        return cls(FieldErrorType.DUPLICATE, path, "", value)
+
+    @classmethod
+    def too_long(cls, path: str, max_length: int) -> FieldError:
+        """A value exceeds its maximum length in bytes; the value itself is not quoted."""
+        unit = "byte" if max_length == 1 else "bytes"
+        detail = f"may not be more than {max_length} {unit}" if max_length >= 0 else ""
+        return cls(FieldErrorType.TOO_LONG, path, detail or "value is too long")
+
     @property
     def has_value(self) -> bool:
         """Whether the error quotes the offending value."""
@@ -86,7 +99,7 @@ class FieldError:
 
     def __str__(self) -> str:
         text = f"{self.path}: {self.type.value}"
-        if self.has_value and self.type in (FieldErrorType.INVALID, FieldErrorType.NOT_SUPPORTED):
+        if self.has_value and self.type in _VALUE_TYPES:
             text += f": {_quote(self.value)}"
         if self.detail:
             text += f": {self.detail}"
@@ -98,14 +111,76 @@ class FieldError:
         return {"reason": _CAUSE_TYPES[self.type], "message": message, "field": self.path}
 
 
+_VALUE_TYPES = (FieldErrorType.INVALID, FieldErrorType.NOT_SUPPORTED, FieldErrorType.DUPLICATE)
+
+_GO_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+    "\\": "\\\\",
+    '"': '\\"',
+}
+
+
+def go_quote(text: str) -> str:
+    """Quote a string as Go's ``%q`` (``strconv.Quote``) does.
+
+    Kubernetes prints string values of field errors this way, so a PEM value shows its
+    line breaks as a backslash-n and the whole message stays on one line.
+    """
+    out = ['"']
+    for char in text:
+        escaped = _GO_ESCAPES.get(char)
+        if escaped is not None:
+            out.append(escaped)
+        elif char.isprintable():
+            out.append(char)
+        elif ord(char) < 0x80:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) < 0x10000:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    out.append('"')
+    return "".join(out)
+
+
+class GoJSON:
+    """A value printed as Go's ``json.Marshal`` prints it (compact, HTML-safe).
+
+    Kubernetes renders non-scalar field error values (lists, maps, structs, durations in
+    nanoseconds) as JSON; wrap such a value to have it printed that way.
+    """
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+
+    def __str__(self) -> str:
+        text = json.dumps(self.data, separators=(",", ":"), ensure_ascii=False)
+        for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+            text = text.replace(char, escaped)
+        return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+    def __repr__(self) -> str:
+        return f"GoJSON({self.data!r})"
+
+
 def _quote(value: Any) -> str:
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return go_quote(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
         return "null"
-    return str(value)
+    if isinstance(value, int | float | GoJSON):
+        return str(value)
+    return str(GoJSON(value))
 
 
 class StatusError(CertsmithError):
