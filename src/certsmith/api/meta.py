@@ -7,11 +7,13 @@ Times are RFC 3339 in UTC with a ``Z`` and whole seconds, as ``metav1.Time`` pri
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, ClassVar, Self, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 from certsmith.api.conditions import ConditionStatus, ConditionType
@@ -38,6 +40,33 @@ Time = Annotated[dt.datetime, PlainSerializer(format_time, return_type=str, when
 MicroTime = Annotated[
     dt.datetime, PlainSerializer(format_micro_time, return_type=str, when_used="json")
 ]
+
+
+def decode_bytes(value: str) -> bytes:
+    """Decode a ``format: byte`` wire string (standard base64, line breaks ignored, as Go does).
+
+    Raises:
+        ValueError: ``value`` is not valid standard base64.
+    """
+    try:
+        return base64.b64decode(value.replace("\r", "").replace("\n", ""), validate=True)
+    except binascii.Error as exc:
+        raise ValueError(f"illegal base64 data: {exc}") from exc
+
+
+def encode_bytes(data: bytes) -> str:
+    """Encode bytes for a ``format: byte`` field (standard base64, no line breaks)."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def _check_base64(value: str) -> str:
+    decode_bytes(value)
+    return value
+
+
+# A ``format: byte`` field: the wire string is kept verbatim (lossless round trips) and checked
+# to be base64 on parse, as the apiserver's CRD validation does; decode with ``decode_bytes``.
+Base64 = Annotated[str, AfterValidator(_check_base64)]
 
 
 class Model(BaseModel):
@@ -156,6 +185,25 @@ class SecretKeySelector(Model):
 
     name: str
     key: str | None = None
+
+
+class ObjectReference(Model):
+    """core/v1 ``ObjectReference``: a pointer to any object (an Event's ``involvedObject``)."""
+
+    api_version: str | None = None
+    kind: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+    uid: str | None = None
+    resource_version: str | None = None
+    field_path: str | None = None
+
+
+class ServiceAccountRef(Model):
+    """A ServiceAccount whose token cert-manager requests, with optional extra ``audiences``."""
+
+    name: str
+    audiences: list[str] | None = None
 
 
 class IssuerReference(Model):
