@@ -106,3 +106,194 @@ def make_issuer(
     if cluster:
         return ClusterIssuer.from_dict({"metadata": {"name": name}, "spec": body})
     return Issuer.from_dict({"metadata": {"name": name, "namespace": namespace}, "spec": body})
+
+
+# --- Realistic manifests (wire dicts), for round-trip tests of the API models ---------------------
+
+
+def my_ca_cr_manifest(*, request_pem: bytes | None = None) -> dict[str, Any]:
+    """The documentation's ``my-ca-cr`` CertificateRequest (a real CSR by default)."""
+    return {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "CertificateRequest",
+        "metadata": {"name": "my-ca-cr"},
+        "spec": {
+            "request": encode_bytes(make_csr_pem() if request_pem is None else request_pem),
+            "isCA": False,
+            "usages": ["signing", "digital signature", "server auth"],
+            "duration": "2160h",
+            "issuerRef": {"name": "ca-issuer", "kind": "Issuer", "group": "cert-manager.io"},
+        },
+    }
+
+
+def ca_issuer_manifest(
+    name: str = "ca-issuer", *, namespace: str = "default", secret_name: str = "ca-key-pair"
+) -> dict[str, Any]:
+    """A CA Issuer signing with the key pair in ``secret_name``, with a Ready status."""
+    return {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Issuer",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "ca": {
+                "secretName": secret_name,
+                "crlDistributionPoints": ["http://crl.example.com/ca.crl"],
+                "issuingCertificateURLs": ["http://ca.example.com/ca.crt"],
+                "ocspServers": ["http://ocsp.example.com"],
+            }
+        },
+        "status": {
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "KeyPairVerified",
+                    "message": "Signing CA verified",
+                    "lastTransitionTime": "2026-01-02T03:04:05Z",
+                    "observedGeneration": 1,
+                }
+            ]
+        },
+    }
+
+
+def selfsigned_cluster_issuer_manifest(name: str = "selfsigned-issuer") -> dict[str, Any]:
+    """A SelfSigned ClusterIssuer."""
+    return {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "ClusterIssuer",
+        "metadata": {"name": name},
+        "spec": {"selfSigned": {}},
+    }
+
+
+def acme_issuer_manifest(
+    name: str = "letsencrypt-staging", *, namespace: str = "default"
+) -> dict[str, Any]:
+    """An ACME Issuer with an HTTP-01 ingress solver and a DNS-01 RFC 2136 solver."""
+    return {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Issuer",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "acme": {
+                "server": "https://acme-staging-v02.api.letsencrypt.org/directory",
+                "email": "admin@example.com",
+                "preferredChain": "ISRG Root X1",
+                "skipTLSVerify": False,
+                "enableDurationFeature": True,
+                "disableAccountKeyGeneration": False,
+                "profile": "shortlived",
+                "privateKeySecretRef": {"name": f"{name}-account-key"},
+                "externalAccountBinding": {
+                    "keyID": "kid-1",
+                    "keySecretRef": {"name": "eab-hmac", "key": "secret"},
+                    "keyAlgorithm": "HS256",
+                },
+                "solvers": [
+                    {
+                        "selector": {"dnsZones": ["example.com"]},
+                        "http01": {
+                            "ingress": {
+                                "ingressClassName": "nginx",
+                                "serviceType": "ClusterIP",
+                                "ingressTemplate": {
+                                    "metadata": {"annotations": {"team": "platform"}}
+                                },
+                                "podTemplate": {
+                                    "metadata": {"labels": {"app": "solver"}},
+                                    "spec": {
+                                        "nodeSelector": {"kubernetes.io/os": "linux"},
+                                        "tolerations": [{"key": "dedicated", "operator": "Exists"}],
+                                        "resources": {"requests": {"cpu": "10m"}},
+                                    },
+                                },
+                            }
+                        },
+                    },
+                    {
+                        "selector": {"dnsNames": ["*.apps.example.test"]},
+                        "dns01": {
+                            "cnameStrategy": "Follow",
+                            "rfc2136": {
+                                "nameserver": "127.0.0.1:15353",
+                                "protocol": "UDP",
+                                "tsigKeyName": "eco-key",
+                                "tsigAlgorithm": "HMACSHA256",
+                                "tsigSecretSecretRef": {"name": "tsig-secret", "key": "secret"},
+                            },
+                        },
+                    },
+                ],
+            }
+        },
+        "status": {
+            "acme": {
+                "uri": "https://acme-staging-v02.api.letsencrypt.org/acme/acct/1",
+                "lastRegisteredEmail": "admin@example.com",
+                "lastPrivateKeyHash": "abc123",
+            }
+        },
+    }
+
+
+def full_certificate_manifest(
+    name: str = "example-com", *, namespace: str = "sandbox"
+) -> dict[str, Any]:
+    """A Certificate using most spec fields, with a status as the controllers write it."""
+    return {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "secretName": f"{name}-tls",
+            "secretTemplate": {"annotations": {"owner": "web"}, "labels": {"tier": "edge"}},
+            "duration": "2160h",
+            "renewBefore": "360h",
+            "revisionHistoryLimit": 3,
+            "commonName": "example.com",
+            "subject": {"organizations": ["Example Ltd"], "countries": ["NL"]},
+            "isCA": False,
+            "privateKey": {
+                "algorithm": "RSA",
+                "encoding": "PKCS1",
+                "size": 2048,
+                "rotationPolicy": "Always",
+            },
+            "usages": ["server auth", "client auth"],
+            "dnsNames": ["example.com", "www.example.com"],
+            "uris": ["spiffe://cluster.local/ns/sandbox/sa/example"],
+            "ipAddresses": ["192.168.0.5"],
+            "emailAddresses": ["hostmaster@example.com"],
+            "otherNames": [{"oid": "1.3.6.1.4.1.311.20.2.3", "utf8Value": "upn@example.com"}],
+            "signatureAlgorithm": "SHA256WithRSA",
+            "encodeUsagesInRequest": True,
+            "keystores": {
+                "pkcs12": {
+                    "create": True,
+                    "profile": "Modern2023",
+                    "passwordSecretRef": {"name": "p12-password", "key": "password"},
+                },
+                "jks": {"create": True, "alias": "server", "password": "changeit"},
+            },
+            "additionalOutputFormats": [{"type": "CombinedPEM"}, {"type": "DER"}],
+            "issuerRef": {"name": "ca-issuer", "kind": "Issuer", "group": "cert-manager.io"},
+        },
+        "status": {
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "Ready",
+                    "message": "Certificate is up to date and has not expired",
+                    "lastTransitionTime": "2026-01-02T03:04:05Z",
+                    "observedGeneration": 1,
+                }
+            ],
+            "notBefore": "2026-01-02T03:04:05Z",
+            "notAfter": "2026-04-02T03:04:05Z",
+            "renewalTime": "2026-03-18T03:04:05Z",
+            "revision": 1,
+        },
+    }

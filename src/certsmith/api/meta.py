@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, ClassVar, Self, TypeAlias
 
@@ -42,15 +43,22 @@ MicroTime = Annotated[
 ]
 
 
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
 def decode_bytes(value: str) -> bytes:
     """Decode a ``format: byte`` wire string (standard base64, line breaks ignored, as Go does).
 
     Raises:
         ValueError: ``value`` is not valid standard base64.
     """
+    text = value.replace("\r", "").replace("\n", "")
+    # Python tolerates excess padding ("QUJD="); Go's StdEncoding, and so the apiserver, does not.
+    if len(text) % 4 or not _BASE64.fullmatch(text):
+        raise ValueError("illegal base64 data: not standard padded base64")
     try:
-        return base64.b64decode(value.replace("\r", "").replace("\n", ""), validate=True)
-    except binascii.Error as exc:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error as exc:  # pragma: no cover - the pattern already rules these out
         raise ValueError(f"illegal base64 data: {exc}") from exc
 
 
