@@ -376,6 +376,13 @@ class Store:
         """The newest revision whose write has been acknowledged (0 for an empty store)."""
         return self._hub.revision
 
+    def write_transactions(self) -> int:
+        """How many write transactions have committed since open (a statistic).
+
+        With group commit this is usually far below the number of writes.
+        """
+        return self._writer.commits
+
     def compacted_revision(self) -> int:
         """The oldest revision lists and watches can still start from."""
         return self._hub.compacted

@@ -129,6 +129,8 @@ class Writer:
     deliver: Callable[[BatchResult], None]
     max_batch: int
     compaction_chunk: int
+    commits: int = 0
+    """Write transactions committed so far (read from other threads: a statistic only)."""
     _queue: queue.SimpleQueue[object] = field(default_factory=queue.SimpleQueue)
     _thread: threading.Thread | None = None
 
@@ -209,6 +211,7 @@ class Writer:
                         "UPDATE meta SET value = ? WHERE key = 'revision'", (self.revision,)
                     )
                 self.conn.execute("COMMIT")
+                self.commits += 1
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise
