@@ -53,8 +53,8 @@ def run_and_kill(data_dir: Path, round_: int, kill_after: int) -> list[tuple[int
             acked.append((int(task), name, int(rv)))
         child.send_signal(signal.SIGKILL)
         # Lines already written before the kill were acknowledged too.
-        for line in child.stdout.read().decode().splitlines():
-            task, name, rv = line.split()
+        for rest in child.stdout.read().decode().splitlines():
+            task, name, rv = rest.split()
             acked.append((int(task), name, int(rv)))
     finally:
         child.kill()
