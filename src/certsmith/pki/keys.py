@@ -48,6 +48,7 @@ __all__ = [
     "KeyDecodeError",
     "PrivateKey",
     "PublicKey",
+    "SignatureHash",
     "encode_private_key_pem",
     "generate_private_key",
     "key_matches_spec",
@@ -62,6 +63,9 @@ PrivateKey: TypeAlias = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519
 
 PublicKey: TypeAlias = CertificatePublicKeyTypes
 """Any public key a certificate or CSR may carry."""
+
+SignatureHash: TypeAlias = hashes.SHA256 | hashes.SHA384 | hashes.SHA512
+"""The hashes ``signature_algorithm_for`` chooses from."""
 
 MIN_RSA_SIZE: Final = 2048
 MAX_RSA_SIZE: Final = 8192
@@ -323,14 +327,14 @@ def key_matches_spec(
     return [] if isinstance(key, ed25519.Ed25519PrivateKey) else [_ALGORITHM_FIELD]
 
 
-_EC_HASHES: Final[dict[str, type[hashes.HashAlgorithm]]] = {
+_EC_HASHES: Final[dict[str, type[SignatureHash]]] = {
     "secp256r1": hashes.SHA256,
     "secp384r1": hashes.SHA384,
     "secp521r1": hashes.SHA512,
 }
 
 
-def signature_algorithm_for(key: PrivateKey | PublicKey) -> hashes.HashAlgorithm | None:
+def signature_algorithm_for(key: PrivateKeyTypes | PublicKey) -> SignatureHash | None:
     """The hash a key signs with, chosen from the key as cert-manager does.
 
     RSA: at least 4096 bits SHA-512, at least 3072 SHA-384, at least 2048 SHA-256. ECDSA: P-521
@@ -338,7 +342,8 @@ def signature_algorithm_for(key: PrivateKey | PublicKey) -> hashes.HashAlgorithm
     ``cryptography`` wants None for it).
 
     Args:
-        key: The signer's private key, or its public key.
+        key: The signer's private key, or its public key. Any key type is accepted so callers
+            holding a freshly parsed key need not narrow it first; unsupported ones raise.
 
     Returns:
         A fresh hash algorithm instance, or None for Ed25519.
