@@ -17,7 +17,8 @@ from typing import Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.name import _ASN1Type
+from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 KeyKind = Literal["rsa1024", "rsa2048", "rsa3072", "rsa4096", "p256", "p384", "p521", "ed25519"]
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -29,6 +30,35 @@ _CURVES: dict[str, ec.EllipticCurve] = {
     "p384": ec.SECP384R1(),
     "p521": ec.SECP521R1(),
 }
+
+
+ALL_STRING_TYPES_SUBJECT = x509.Name(
+    [
+        # Deliberately not in the usual C, O, CN order, with one multi-valued RDN and a mix of
+        # ASN.1 string types: all of it must survive byte for byte.
+        x509.RelativeDistinguishedName(
+            [x509.NameAttribute(NameOID.COMMON_NAME, "zeta", _type=_ASN1Type.PrintableString)]
+        ),
+        x509.RelativeDistinguishedName(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Ünïcode Org"),
+                x509.NameAttribute(
+                    NameOID.ORGANIZATIONAL_UNIT_NAME, "unit", _type=_ASN1Type.T61String
+                ),
+            ]
+        ),
+        x509.RelativeDistinguishedName(
+            [x509.NameAttribute(NameOID.EMAIL_ADDRESS, "a@example.com")]  # IA5String
+        ),
+        x509.RelativeDistinguishedName(
+            [x509.NameAttribute(NameOID.LOCALITY_NAME, "Bmp", _type=_ASN1Type.BMPString)]
+        ),
+        x509.RelativeDistinguishedName(
+            [x509.NameAttribute(ObjectIdentifier("1.2.3.4.5"), "custom attribute")]
+        ),
+        x509.RelativeDistinguishedName([x509.NameAttribute(NameOID.COUNTRY_NAME, "DE")]),
+    ]
+)
 
 
 @functools.cache
