@@ -1,0 +1,166 @@
+"""The issuer protocol: what every issuer implements and the outcomes it may report.
+
+An issuer only checks its own configuration and signs. Every gate before signing (group,
+approval, denial, issuer lookup and readiness, terminal states) and every status write and
+event belong to the shared CertificateRequest reconciler, so a new issuer plugs in without
+touching the controllers.
+
+Outcomes are explicit, unlike cert-manager's ``(nil, nil)``:
+
+- ``sign`` returns :class:`Issued` when the certificate is ready;
+- raises :class:`SignPending` to wait (Ready=False/Pending, no failureTime, retried);
+- raises :class:`SignFailed` for a terminal failure (Ready=False/Failed, failureTime set,
+  never retried);
+- any other exception is transient: Ready stays Pending and the request is retried with backoff.
+
+``check`` returns :class:`IssuerReady` or raises :class:`IssuerNotReady`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+from certsmith.api.certmanager import AnyIssuer, CertificateRequest
+from certsmith.api.conditions import EventReason, EventType, IssuerReason
+from certsmith.api.core import Secret
+from certsmith.api.duration import parse_go_duration
+from certsmith.api.errors import CertsmithError
+from certsmith.util.clock import Clock
+
+
+@dataclass(frozen=True)
+class IssuerEvent:
+    """An event an issuer asks the reconciler to record on the request (e.g. ``BadConfig``)."""
+
+    type: EventType
+    reason: EventReason
+    message: str
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A signed certificate: ``chain_pem`` goes to ``status.certificate``, ``ca_pem`` to ``ca``."""
+
+    chain_pem: bytes
+    ca_pem: bytes = b""
+    events: Sequence[IssuerEvent] = field(default_factory=tuple)
+
+
+class SignOutcomeError(CertsmithError):
+    """Base of the explicit non-success outcomes of :meth:`Issuer.sign`."""
+
+    def __init__(self, event_reason: EventReason, message: str) -> None:
+        super().__init__(message)
+        self.event_reason = event_reason
+        self.message = message
+
+
+class SignPending(SignOutcomeError):  # noqa: N818 - an outcome, not a failure
+    """The request cannot be signed yet; it stays Pending.
+
+    ``retry_after`` says when to look again: ``None`` waits for an event on the request, its
+    issuer or a Secret it depends on; ``0`` retries with the work queue's exponential backoff
+    (a read failed for a reason that may pass); a positive number re-checks after that many
+    seconds (an ACME server's ``Retry-After``).
+    """
+
+    def __init__(
+        self, event_reason: EventReason, message: str, *, retry_after: float | None = None
+    ) -> None:
+        super().__init__(event_reason, message)
+        self.retry_after = retry_after
+
+
+class SignFailed(SignOutcomeError):  # noqa: N818 - an outcome, named like its condition reason
+    """The request can never be signed; it becomes Failed and is not retried."""
+
+
+@dataclass(frozen=True)
+class IssuerReady:
+    """The issuer's configuration checked out: its Ready condition becomes True."""
+
+    reason: IssuerReason
+    message: str
+    event: IssuerEvent | None = None
+
+
+class IssuerNotReady(CertsmithError):  # noqa: N818 - an outcome, named like the condition
+    """The issuer's configuration is unusable: Ready=False with this reason and message.
+
+    ``retry`` says whether the controller should check again with backoff (cert-manager
+    retries a missing secret but not a certificate that is not a CA).
+    """
+
+    def __init__(
+        self,
+        reason: IssuerReason,
+        message: str,
+        *,
+        retry: bool = True,
+        event: IssuerEvent | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.retry = retry
+        self.event = event
+
+
+class IssuerContext(Protocol):
+    """What an issuer may use from the outside world; the controllers provide it."""
+
+    @property
+    def clock(self) -> Clock:
+        """The clock every issued certificate's NotBefore comes from."""
+        ...
+
+    def resource_namespace(self, issuer: AnyIssuer) -> str:
+        """Where the issuer's Secrets live: its own namespace, or the cluster resource one."""
+        ...
+
+    async def get_secret(self, namespace: str, name: str) -> Secret | None:
+        """Return the Secret, or ``None`` when it does not exist.
+
+        Raises:
+            Exception: any other failure to read it (transient; the caller retries).
+        """
+        ...
+
+
+class Issuer(Protocol):
+    """One issuer type, selected by the key it owns in the Issuer spec (``spec_key``)."""
+
+    spec_key: ClassVar[str]
+
+    async def check(self, issuer: AnyIssuer, ctx: IssuerContext) -> IssuerReady:
+        """Check the issuer's configuration.
+
+        Raises:
+            IssuerNotReady: the configuration is unusable.
+        """
+        ...
+
+    async def sign(
+        self, request: CertificateRequest, issuer: AnyIssuer, ctx: IssuerContext
+    ) -> Issued:
+        """Sign the request.
+
+        Raises:
+            SignPending: it cannot be signed yet.
+            SignFailed: it can never be signed.
+        """
+        ...
+
+
+def requested_duration(request: CertificateRequest) -> dt.timedelta | None:
+    """The lifetime a request asks for, or ``None`` for the issuer's default (90 days).
+
+    Raises:
+        ValueError: ``spec.duration`` is not a Go duration.
+    """
+    if not request.spec.duration:
+        return None
+    return parse_go_duration(request.spec.duration)
