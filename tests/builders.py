@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from certsmith.api.certmanager import Certificate, CertificateRequest, ClusterIssuer, Issuer
+from certsmith.api.core import Secret
 from certsmith.api.meta import Condition, encode_bytes
 
 
@@ -297,3 +298,38 @@ def full_certificate_manifest(
             "revision": 1,
         },
     }
+
+
+# --- Secrets for issuers ----------------------------------------------------------------------
+
+
+def make_secret(
+    name: str = "ca-key-pair",
+    *,
+    namespace: str = "ns",
+    data: dict[str, bytes] | None = None,
+    secret_type: str = "kubernetes.io/tls",
+) -> Secret:
+    """A Secret with raw ``data`` values (encoded to base64 here)."""
+    return Secret.from_dict(
+        {
+            "metadata": {"name": name, "namespace": namespace},
+            "type": secret_type,
+            "data": Secret.encode_data(data or {}),
+        }
+    )
+
+
+def make_ca_secret(
+    name: str = "ca-key-pair",
+    *,
+    namespace: str = "ns",
+    chain_pem: bytes,
+    key_pem: bytes,
+    ca_pem: bytes | None = None,
+) -> Secret:
+    """A CA issuer Secret: ``tls.crt`` (chain), ``tls.key`` and an optional ``ca.crt``."""
+    data = {"tls.crt": chain_pem, "tls.key": key_pem}
+    if ca_pem is not None:
+        data["ca.crt"] = ca_pem
+    return make_secret(name, namespace=namespace, data=data)
