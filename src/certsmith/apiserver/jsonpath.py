@@ -362,3 +362,34 @@ def go_float(value: float) -> str:
     if exponent >= 0:
         return f"{sign}{digits[: exponent + 1]}.{digits[exponent + 1 :]}"
     return f"{sign}0.{'0' * (-exponent - 1)}{digits}"
+
+
+def go_quote(value: str) -> str:
+    """Quote a string as Go's ``%q`` does (printable Unicode is kept)."""
+    out = ['"']
+    for char in value:
+        code = ord(char)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\t":
+            out.append("\\t")
+        elif char == "\r":
+            out.append("\\r")
+        elif char == "\a":
+            out.append("\\a")
+        elif char == "\b":
+            out.append("\\b")
+        elif char == "\f":
+            out.append("\\f")
+        elif char == "\v":
+            out.append("\\v")
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        elif not char.isprintable():
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)

@@ -23,43 +23,12 @@ from enum import StrEnum
 from typing import Any, Final
 
 from certsmith.api.errors import StatusError
-from certsmith.apiserver.jsonpath import go_print
+from certsmith.apiserver.jsonpath import go_print, go_quote
 from certsmith.apiserver.resources import ResourceType
 
 
 def _bad_request(message: str) -> StatusError:
     return StatusError(400, "BadRequest", message)
-
-
-def go_quote(value: str) -> str:
-    """Quote a string as Go's ``%q`` does (printable Unicode is kept)."""
-    out = ['"']
-    for char in value:
-        code = ord(char)
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\t":
-            out.append("\\t")
-        elif char == "\r":
-            out.append("\\r")
-        elif char == "\a":
-            out.append("\\a")
-        elif char == "\b":
-            out.append("\\b")
-        elif char == "\f":
-            out.append("\\f")
-        elif char == "\v":
-            out.append("\\v")
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif not char.isprintable():
-            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
 
 
 # --- apimachinery validation messages -------------------------------------------------------

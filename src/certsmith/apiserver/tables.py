@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from certsmith.api.errors import StatusError
 from certsmith.api.meta import JSON, JSONObject
-from certsmith.apiserver.jsonpath import JSONPath, JSONPathError, go_print
+from certsmith.apiserver.jsonpath import JSONPath, JSONPathError, go_print, go_quote
 from certsmith.apiserver.resources import (
     CREATION_TIMESTAMP_DESCRIPTION,
     NAME_DESCRIPTION,
@@ -55,7 +55,7 @@ def parse_include_object(value: str | None) -> IncludeObject:
         return IncludeObject(value)
     except ValueError:
         raise StatusError(
-            400, "BadRequest", f"unrecognized includeObject value: {_go_quote(value)}"
+            400, "BadRequest", f"unrecognized includeObject value: {go_quote(value)}"
         ) from None
 
 
@@ -489,22 +489,3 @@ def to_table(
     """Convert a list of objects of kind ``rt`` to a ``Table`` (see :class:`TableConverter`)."""
     converter = TableConverter(rt, version=version)
     return converter.table(objects, now=now, include=include, list_metadata=list_metadata)
-
-
-def _go_quote(value: str) -> str:
-    out = ['"']
-    for char in value:
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\t":
-            out.append("\\t")
-        elif char == "\r":
-            out.append("\\r")
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\x{ord(char):02x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)

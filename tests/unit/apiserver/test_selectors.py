@@ -3,12 +3,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from certsmith.api.errors import StatusError
+from certsmith.apiserver.jsonpath import go_quote
 from certsmith.apiserver.resources import ResourceType, default_registry
 from certsmith.apiserver.selectors import (
     FieldTerm,
     Operator,
     Requirement,
-    go_quote,
     label_selector_from_dict,
     parse_field_selector,
     parse_label_selector,
