@@ -238,7 +238,6 @@ def validate_certificate_request_spec(spec: CertificateRequestSpec) -> list[Fiel
 # Only the validity window depends on it, and admission discards the template.
 _ANY_TIME: Final = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 _MAX_VALUE_IN_ERROR: Final = 100
-_CSR_MISMATCH_PREFIXES: Final = ("IsCA ", "the KeyUsages ", "the ExtKeyUsages ")
 
 
 def _truncate(text: str) -> str:
@@ -267,9 +266,6 @@ def _validate_request(spec: CertificateRequestSpec) -> list[FieldError]:
         )
     except TemplateError as err:
         message = str(err)
-        # Mismatches between the signed CSR and the spec read as cert-manager words them.
-        if message.startswith(_CSR_MISMATCH_PREFIXES):
-            message = f"encoded CSR error: {message}"
         text = pem.decode("utf-8", errors="replace")
         return [FieldError.invalid(request_path, _truncate(text), message)]
     return []

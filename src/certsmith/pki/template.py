@@ -57,6 +57,11 @@ _KNOWN_EKUS: frozenset[ObjectIdentifier] = frozenset(EXT_KEY_USAGES.values())
 _E = TypeVar("_E", bound=x509.ExtensionType)
 
 
+#: cert-manager words every disagreement between a signed CSR and the request spec this way, in
+#: the webhook's rejection and in the issuer's "Error generating certificate template" alike.
+CSR_MISMATCH_PREFIX = "encoded CSR error: "
+
+
 class TemplateError(CertsmithError, ValueError):
     """The CSR cannot be decoded or verified, or disagrees with the request spec."""
 
@@ -187,7 +192,8 @@ def certificate_template_from_csr(
 
     if basic is not None and basic.value.ca != is_ca:
         raise TemplateError(
-            f"IsCA {_bool(basic.value.ca)} does not match expected value {_bool(is_ca)}"
+            f"{CSR_MISMATCH_PREFIX}IsCA {_bool(basic.value.ca)} does not match expected value "
+            f"{_bool(is_ca)}"
         )
 
     requested_ekus = list(ext_key_usage.value) if ext_key_usage is not None else []
@@ -197,13 +203,15 @@ def certificate_template_from_csr(
         expected_bits = key_usage_names(computed_ku)
         if set(requested_bits) != set(expected_bits):
             raise TemplateError(
-                f"the KeyUsages {format_usage_list(requested_bits)} do not match the expected "
+                f"{CSR_MISMATCH_PREFIX}the KeyUsages {format_usage_list(requested_bits)} do not "
+                "match the expected "
                 f"KeyUsages {format_usage_list(expected_bits)}"
             )
         known_ekus = [oid for oid in requested_ekus if oid in _KNOWN_EKUS]
         if known_ekus != list(computed.ext):
             raise TemplateError(
-                f"the ExtKeyUsages {format_usage_list(ext_key_usage_names(known_ekus))} do not "
+                f"{CSR_MISMATCH_PREFIX}the ExtKeyUsages "
+                f"{format_usage_list(ext_key_usage_names(known_ekus))} do not "
                 f"match the expected ExtKeyUsages "
                 f"{format_usage_list(ext_key_usage_names(list(computed.ext)))}"
             )
