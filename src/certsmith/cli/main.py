@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from certsmith import __version__
+from certsmith.cli import kubeconfig, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,7 +17,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="The cert-manager API in Python: sign and renew X.509 certificates.",
     )
     parser.add_argument("--version", action="version", version=f"certsmith {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve.add_parser(subparsers)
+    kubeconfig.add_parser(subparsers)
     return parser
 
 
@@ -27,7 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    return 0  # pragma: no cover - every command returns from its own handler
+    code: int = args.func(args)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,59 @@
+"""The aiohttp application of the API server: middlewares and the catch-all route.
+
+Middlewares run outermost first: errors (every failure becomes a Status body), then
+authentication (anonymous requests are 401 except for the public probe paths), then
+authorization (:func:`certsmith.apiserver.auth.authorize`, a seam that allows everything
+until RBAC lands).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from certsmith.api.errors import StatusError
+from certsmith.apiserver.auth import RequestAttributes, authorize
+from certsmith.apiserver.http.body import MAX_BODY_BYTES
+from certsmith.apiserver.http.context import CONTEXT, USER, ApiContext, user_of
+from certsmith.apiserver.http.errors import Handler, error_middleware
+from certsmith.apiserver.http.routes import PUBLIC_PATHS, dispatch
+
+
+def unauthorized() -> StatusError:
+    """401 for a request without valid credentials."""
+    return StatusError(401, "Unauthorized", "Unauthorized")
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Authenticate, then authorize, every request.
+
+    Raises:
+        StatusError: 401 for anonymous requests, 403 when authorization denies.
+    """
+    ctx = request.app[CONTEXT]
+    if ctx.authenticate is not None:
+        user = ctx.authenticate(request)
+        if user is None:
+            if request.path.rstrip("/") not in PUBLIC_PATHS:
+                raise unauthorized()
+        else:
+            request[USER] = user
+    attrs = RequestAttributes.from_request(request.method, request.path, request.query)
+    user_info = user_of(request)
+    if request.path.rstrip("/") not in PUBLIC_PATHS and not authorize(user_info, attrs):
+        raise StatusError(
+            403,
+            "Forbidden",
+            f'User "{user_info.username}" cannot {attrs.verb} resource "{attrs.resource}"',
+        )
+    return await handler(request)
+
+
+def create_app(ctx: ApiContext) -> web.Application:
+    """Build the application around a context (store, registry, authentication)."""
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware], client_max_size=MAX_BODY_BYTES + 1
+    )
+    app[CONTEXT] = ctx
+    app.router.add_route("*", "/{tail:.*}", dispatch)
+    return app

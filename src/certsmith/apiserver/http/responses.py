@@ -1,0 +1,93 @@
+"""Shaping objects and lists for the wire: plain JSON, ``{Kind}List`` or a ``Table``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from aiohttp import web
+
+from certsmith.api.meta import JSONObject
+from certsmith.apiserver.http.errors import dumps, json_response
+from certsmith.apiserver.resources import ResourceType
+from certsmith.apiserver.storage import ListResult
+from certsmith.apiserver.tables import TableConverter, parse_include_object, table_version
+
+
+def warning_headers(response: web.StreamResponse, warnings: Iterable[str]) -> None:
+    """Add one ``Warning: 299`` header per warning; kubectl prints them as ``Warning: ...``."""
+    for text in warnings:
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+        response.headers.add("Warning", f'299 - "{escaped}"')
+
+
+def table_converter(request: web.Request, rt: ResourceType) -> TableConverter | None:
+    """A Table converter when the Accept header asks for a Table, else ``None``."""
+    version = table_version(request.headers.get("Accept"))
+    return None if version is None else TableConverter(rt, version=version)
+
+
+def object_response(
+    request: web.Request,
+    rt: ResourceType,
+    obj: JSONObject,
+    *,
+    status: int = 200,
+    warnings: Iterable[str] = (),
+) -> web.Response:
+    """One object, as a one-row Table when the client asked for Tables."""
+    converter = table_converter(request, rt)
+    if converter is not None:
+        include = parse_include_object(request.query.get("includeObject"))
+        rv = obj.get("metadata", {}).get("resourceVersion")
+        body: JSONObject = converter.table(
+            [obj],
+            now=dt.datetime.now(dt.UTC),
+            include=include,
+            list_metadata={"resourceVersion": rv} if rv else {},
+        )
+        response = json_response(body, status=status)
+    else:
+        response = json_response(obj, status=status)
+    warning_headers(response, warnings)
+    return response
+
+
+def _list_metadata(result: ListResult) -> JSONObject:
+    meta: JSONObject = {"resourceVersion": result.resource_version}
+    if result.continue_token:
+        meta["continue"] = result.continue_token
+    if result.remaining_item_count is not None:
+        meta["remainingItemCount"] = result.remaining_item_count
+    return meta
+
+
+def list_response(request: web.Request, rt: ResourceType, result: ListResult) -> web.Response:
+    """A list page as ``{Kind}List`` (stored bytes spliced in) or as a Table."""
+    converter = table_converter(request, rt)
+    if converter is not None:
+        include = parse_include_object(request.query.get("includeObject"))
+        table = converter.table(
+            result.items,
+            now=dt.datetime.now(dt.UTC),
+            include=include,
+            list_metadata=_list_metadata(result),
+        )
+        return json_response(table)
+    head = dumps(
+        {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": _list_metadata(result)}
+    )
+    body = head[:-1] + b',"items":[' + b",".join(result.raw_items) + b"]}"
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = "application/json"
+    return response
+
+
+def list_body(rt: ResourceType, items: list[JSONObject], resource_version: str) -> JSONObject:
+    """A ``{Kind}List`` of ``items`` (deletecollection answers with one)."""
+    return {
+        "kind": rt.list_kind,
+        "apiVersion": rt.api_version,
+        "metadata": {"resourceVersion": resource_version},
+        "items": items,
+    }

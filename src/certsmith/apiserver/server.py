@@ -1,0 +1,189 @@
+"""Composition of the API server: store + registry + PKI + HTTPS listener + kubeconfig.
+
+:class:`ApiServer` is what ``certsmith serve`` and the test fixtures run. Start-up order
+matters to clients: the store opens, the built-in namespaces are seeded, the listener binds,
+and only then is ``<data-dir>/kubeconfig`` written, so a client that waits for the file
+finds a server that answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+from aiohttp import web
+
+from certsmith.api.meta import JSONObject
+from certsmith.apiserver.auth import Authenticator
+from certsmith.apiserver.http.app import create_app
+from certsmith.apiserver.http.context import ApiContext
+from certsmith.apiserver.http.objects import prepare_create
+from certsmith.apiserver.resources import ResourceRegistry, default_registry
+from certsmith.apiserver.storage import AlreadyExistsError, ObjectKey, Store
+from certsmith.apiserver.tls import ServerPKI, ensure_pki, ensure_private_dir, write_private
+
+_log = logging.getLogger(__name__)
+
+SEED_NAMESPACES: Final = ("default", "kube-system", "kube-public", "kube-node-lease")
+KUBECONFIG_NAME: Final = "kubeconfig"
+ADMIN_USER: Final = "admin"
+ADMIN_GROUPS: Final = ("system:masters",)
+
+
+def project_crds() -> list[JSONObject]:
+    """The cert-manager CRDs the project ships (``certsmith.api.crds``), or none yet."""
+    try:
+        module = importlib.import_module("certsmith.api.crds")
+    except ImportError:
+        _log.warning("certsmith.api.crds is not available: serving built-in types only")
+        return []
+    crds: list[JSONObject] = module.load_crds()
+    return crds
+
+
+def url_host(host: str) -> str:
+    """A host as it appears in a URL (IPv6 in brackets)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def build_kubeconfig(
+    server_url: str, ca_pem: bytes, user: str, cert_pem: bytes, key_pem: bytes
+) -> dict[str, Any]:
+    """A kubeconfig with one cluster, one client-certificate user and one context."""
+    import base64
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode("ascii")
+
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "certsmith",
+                "cluster": {"server": server_url, "certificate-authority-data": b64(ca_pem)},
+            }
+        ],
+        "users": [
+            {
+                "name": user,
+                "user": {
+                    "client-certificate-data": b64(cert_pem),
+                    "client-key-data": b64(key_pem),
+                },
+            }
+        ],
+        "contexts": [{"name": "certsmith", "context": {"cluster": "certsmith", "user": user}}],
+        "current-context": "certsmith",
+        "preferences": {},
+    }
+
+
+def write_kubeconfig(path: Path, config: Mapping[str, Any]) -> None:
+    """Write a kubeconfig readable by its owner only."""
+    write_private(path, yaml.safe_dump(dict(config), sort_keys=False).encode())
+
+
+def mint_kubeconfig(
+    pki: ServerPKI, server_url: str, user: str, groups: Sequence[str] = ()
+) -> dict[str, Any]:
+    """A kubeconfig for ``user`` (in ``groups``) with a fresh client certificate."""
+    cert, key = pki.issue(user, organizations=tuple(groups))
+    return build_kubeconfig(server_url, pki.ca_pem(), user, cert, key)
+
+
+async def seed_namespaces(store: Store, registry: ResourceRegistry) -> None:
+    """Create the namespaces every cluster has, unless they exist."""
+    rt = registry.get("", "v1", "namespaces")
+    assert rt is not None
+    for name in SEED_NAMESPACES:
+        obj = prepare_create(rt, {"metadata": {"name": name}}, "")
+        with contextlib.suppress(AlreadyExistsError):
+            await store.create(ObjectKey("", "namespaces", "", name), obj)
+
+
+class ApiServer:
+    """One running API server on HTTPS; use :meth:`start` and :meth:`stop`."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        host: str = "127.0.0.1",
+        port: int = 6443,
+        *,
+        crds: Sequence[Mapping[str, Any]] | None = None,
+        bookmark_interval: float = 60.0,
+    ) -> None:
+        self.data_dir = data_dir
+        self.host = host
+        self.port = port
+        self._crds = crds
+        self._bookmark_interval = bookmark_interval
+        self.store: Store | None = None
+        self.context: ApiContext | None = None
+        self.pki: ServerPKI | None = None
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        """The server's base URL (with the port actually bound)."""
+        return f"https://{url_host(self.host)}:{self.port}"
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        """Where the admin kubeconfig is written once the server answers."""
+        return self.data_dir / KUBECONFIG_NAME
+
+    async def start(self) -> None:
+        """Open the store, bind the listener, then write the admin kubeconfig."""
+        ensure_private_dir(self.data_dir)
+        self.kubeconfig_path.unlink(missing_ok=True)
+        crds = list(self._crds) if self._crds is not None else project_crds()
+        registry = default_registry(crds)
+        self.pki = await asyncio.to_thread(ensure_pki, self.data_dir / "pki", self.host)
+        self.store = await Store.open(self.data_dir)
+        await seed_namespaces(self.store, registry)
+        self.context = ApiContext(
+            store=self.store,
+            registry=registry,
+            authenticate=Authenticator.from_data_dir(self.data_dir),
+            bookmark_interval=self._bookmark_interval,
+        )
+        app = create_app(self.context)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(
+            self._runner, self.host, self.port, ssl_context=self.pki.server_ssl_context()
+        )
+        await site.start()
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        if sockets:
+            self.port = int(sockets[0].getsockname()[1])
+        self.context.server_address = f"{url_host(self.host)}:{self.port}"
+        config = await asyncio.to_thread(
+            mint_kubeconfig, self.pki, self.url, ADMIN_USER, ADMIN_GROUPS
+        )
+        write_kubeconfig(self.kubeconfig_path, config)
+        _log.info("serving on %s", self.url)
+
+    async def stop(self) -> None:
+        """Stop listening, end background work and close the store."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.context is not None:
+            for task in list(self.context.background):
+                task.cancel()
+            for task in list(self.context.background):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
