@@ -29,10 +29,10 @@ from certsmith.apiserver.server import ApiServer
 REFERENCE_CRDS = Path("/work/shared/reference/crds")
 
 
-def test_crds() -> list[dict[str, Any]] | None:
+def crds_for_tests() -> list[dict[str, Any]] | None:
     """The project's CRDs, or the reference ones while ``certsmith.api.crds`` is missing."""
     try:
-        from certsmith.api import crds  # type: ignore[attr-defined]
+        crds = importlib.import_module("certsmith.api.crds")
     except ImportError:
         if not REFERENCE_CRDS.is_dir():
             return None
@@ -44,7 +44,7 @@ def test_crds() -> list[dict[str, Any]] | None:
 @contextlib.asynccontextmanager
 async def running_server(data_dir: Path, **kwargs: Any) -> AsyncIterator[ApiServer]:
     """An in-process server on a free loopback port; stopped on exit."""
-    kwargs.setdefault("crds", test_crds())
+    kwargs.setdefault("crds", crds_for_tests())
     server = ApiServer(data_dir, "127.0.0.1", 0, **kwargs)
     await server.start()
     try:

@@ -39,7 +39,7 @@ class ApiContext:
 
 
 CONTEXT: Final = web.AppKey("certsmith.context", ApiContext)
-USER: Final = "certsmith.user"
+USER: Final = web.RequestKey("certsmith.user", UserInfo)
 """``request[USER]``: the authenticated :class:`UserInfo` (set by the auth middleware)."""
 
 
@@ -50,5 +50,4 @@ def context_of(request: web.Request) -> ApiContext:
 
 def user_of(request: web.Request) -> UserInfo:
     """The authenticated user of ``request``."""
-    user = request.get(USER)
-    return user if isinstance(user, UserInfo) else LOCAL_ADMIN
+    return request.get(USER, LOCAL_ADMIN)
