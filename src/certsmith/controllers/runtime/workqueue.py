@@ -155,11 +155,14 @@ class WorkQueue(Generic[K]):
 
     # -- rate limiting ---------------------------------------------------------------------
 
-    def add_rate_limited(self, key: K) -> float:
-        """Queue ``key`` after its next backoff delay; return that delay in seconds."""
+    def add_rate_limited(self, key: K, *, at_least: float = 0.0) -> float:
+        """Queue ``key`` after its next backoff delay; return that delay in seconds.
+
+        ``at_least`` raises the delay, e.g. to honour a server's Retry-After.
+        """
         failures = self._failures.get(key, 0)
         self._failures[key] = failures + 1
-        delay = self.backoff.delay(failures)
+        delay = max(self.backoff.delay(failures), at_least)
         self.add_after(key, delay)
         return delay
 
