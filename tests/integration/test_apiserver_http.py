@@ -89,7 +89,8 @@ async def test_create_sets_server_fields_and_drops_status(client: httpx.AsyncCli
     assert r.status_code == 201, r.text
     meta = r.json()["metadata"]
     assert meta["generation"] == 1
-    assert meta["uid"] and meta["creationTimestamp"].endswith("Z")
+    assert meta["uid"]
+    assert meta["creationTimestamp"].endswith("Z")
     assert meta["namespace"] == "default"
     assert "status" not in r.json()
     again = await client.post(CERTS, json=certificate())
@@ -233,7 +234,8 @@ async def test_list_selectors_pagination_and_table(client: httpx.AsyncClient) ->
     r = await client.get(CERTS, params={"fieldSelector": "spec.foo=x"})
     assert r.status_code == 400
     page = (await client.get(CERTS, params={"limit": "2"})).json()
-    assert len(page["items"]) == 2 and page["metadata"]["continue"]
+    assert len(page["items"]) == 2
+    assert page["metadata"]["continue"]
     rest = await client.get(CERTS, params={"continue": page["metadata"]["continue"]})
     assert len(rest.json()["items"]) == 3
     r = await client.get("/apis/cert-manager.io/v1/certificates", headers={"Accept": TABLE})
@@ -298,7 +300,8 @@ async def test_watch_bookmark_and_timeout(client: httpx.AsyncClient) -> None:
     rv = (await client.post(CERTS, json=certificate("bm"))).json()["metadata"]["resourceVersion"]
     params = {"resourceVersion": rv, "allowWatchBookmarks": "true", "timeoutSeconds": "1"}
     events = await _watch_lines(client, CERTS, params, 100)
-    assert events and all(e["type"] == "BOOKMARK" for e in events)
+    assert events
+    assert all(e["type"] == "BOOKMARK" for e in events)
 
 
 async def test_watch_expired_is_error_event(server: ApiServer, client: httpx.AsyncClient) -> None:

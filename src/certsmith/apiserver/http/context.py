@@ -50,4 +50,5 @@ def context_of(request: web.Request) -> ApiContext:
 
 def user_of(request: web.Request) -> UserInfo:
     """The authenticated user of ``request``."""
-    return request.get(USER, LOCAL_ADMIN)
+    user: UserInfo = request.get(USER, LOCAL_ADMIN)
+    return user
