@@ -1,4 +1,5 @@
-"""Fakes for the edges only: an issuer context backed by a dict of Secrets and a fake clock.
+"""Fakes for the edges only: an issuer context backed by a dict of Secrets and a fake clock,
+a sleeper driven by that clock, and an in-memory ``KubeClient``.
 
 In the running program the controllers provide the issuer context from their informer cache;
 issuer unit tests need only the same three answers, so a plain class stands in for it.
@@ -6,10 +7,19 @@ issuer unit tests need only the same three answers, so a plain class stands in f
 
 from __future__ import annotations
 
+import asyncio
+import copy
+import datetime as dt
+import heapq
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from certsmith.api.certmanager import AnyIssuer, ClusterIssuer
 from certsmith.api.core import Secret
+from certsmith.client.errors import ApiError, error_from_status
+from certsmith.client.protocol import ListPage, PatchBody, PatchType, WatchEvent, WatchEventType
+from certsmith.client.resources import ResourceRef
 from certsmith.util.clock import FakeClock
 
 
@@ -38,3 +48,459 @@ class StaticIssuerContext:
 
     def add(self, secret: Secret) -> None:
         self.secrets[(secret.namespace, secret.name)] = secret
+
+
+# -- time: a sleeper driven by a FakeClock, and the one polling helper --------------------------
+
+
+class FakeSleeper:
+    """An ``asyncio.sleep`` replacement that waits on a ``FakeClock``.
+
+    ``await sleeper(5)`` returns once the test has advanced the clock by 5 seconds, so hours of
+    backoff run in milliseconds. ``calls`` records every requested delay.
+    """
+
+    def __init__(self, clock: FakeClock | None = None) -> None:
+        self.clock = clock or FakeClock()
+        self.calls: list[float] = []
+        self._waiting: list[tuple[dt.datetime, int, asyncio.Future[None]]] = []
+        self._seq = 0
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._seq += 1
+        entry = (self.clock.now() + dt.timedelta(seconds=seconds), self._seq, future)
+        heapq.heappush(self._waiting, entry)
+        try:
+            await future
+        finally:
+            if entry in self._waiting:
+                self._waiting.remove(entry)
+                heapq.heapify(self._waiting)
+
+    @property
+    def pending(self) -> int:
+        """Sleepers still waiting."""
+        return sum(1 for *_, fut in self._waiting if not fut.done())
+
+    def next_due(self) -> dt.datetime | None:
+        """When the earliest waiting sleeper wakes, if any."""
+        live = [when for when, _, fut in self._waiting if not fut.done()]
+        return min(live) if live else None
+
+    async def advance(self, seconds: float) -> None:
+        """Move the clock forward, wake every sleeper now due, and let woken tasks run."""
+        self.clock.advance(dt.timedelta(seconds=seconds))
+        now = self.clock.now()
+        while self._waiting and self._waiting[0][0] <= now:
+            _, _, future = heapq.heappop(self._waiting)
+            if not future.done():
+                future.set_result(None)
+        await settle()
+
+    async def advance_to_next(self) -> None:
+        """Jump the clock to the earliest waiting sleeper and wake it.
+
+        Raises:
+            AssertionError: nothing is sleeping.
+        """
+        due = self.next_due()
+        assert due is not None, "no sleeper is waiting"
+        await self.advance(max(0.0, (due - self.clock.now()).total_seconds()))
+
+
+async def settle(rounds: int = 20) -> None:
+    """Yield to the event loop a few times so woken tasks run their next step (no real time)."""
+    for _ in range(rounds):
+        await asyncio.sleep(0)
+
+
+async def eventually(check: Callable[[], object], *, timeout: float = 2.0) -> None:  # noqa: ASYNC109
+    """Wait until ``check()`` is truthy (or stops raising AssertionError), else fail.
+
+    Raises:
+        AssertionError: ``check`` did not pass within ``timeout`` seconds of real time.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            if check():
+                return
+            failure: BaseException | None = None
+        except AssertionError as exc:
+            failure = exc
+        if loop.time() >= deadline:
+            raise AssertionError(f"condition not met within {timeout}s") from failure
+        await asyncio.sleep(0.001)
+
+
+# -- an in-memory KubeClient --------------------------------------------------------------------
+
+_Key = tuple[ResourceRef, str | None, str]
+
+
+class FakeKubeClient:
+    """An in-memory ``KubeClient``: a store with a global resourceVersion, watches and faults.
+
+    Enough of the API-server contract for runtime tests: optimistic concurrency on replace and
+    delete preconditions, watch replay from a resourceVersion, 410 after ``compact()``,
+    bookmarks, merge and apply patches (apply is treated as a merge that may create), and
+    ``k=v`` label selectors. ``fail(verb, exc)`` makes the next call of ``verb`` raise.
+    """
+
+    def __init__(self, clock: FakeClock | None = None) -> None:
+        self.clock = clock or FakeClock()
+        self.objects: dict[_Key, dict[str, Any]] = {}
+        self.rv = 0
+        self.compacted_rv = 0
+        self.history: list[tuple[ResourceRef, WatchEvent]] = []
+        self.calls: list[tuple[str, str, str | None, str | None]] = []
+        self._faults: dict[str, list[BaseException]] = {}
+        self._watchers: list[tuple[ResourceRef, str | None, str | None, asyncio.Queue[Any]]] = []
+
+    # -- test controls
+
+    def fail(self, verb: str, exc: BaseException, times: int = 1) -> None:
+        """Make the next ``times`` calls of ``verb`` (``get``, ``list``, ``watch``…) raise."""
+        self._faults.setdefault(verb, []).extend([exc] * times)
+
+    def compact(self) -> None:
+        """Forget history: watching from any older resourceVersion now gives 410 Gone."""
+        self.compacted_rv = self.rv
+        self.history.clear()
+
+    def end_watches(self) -> None:
+        """End every open watch cleanly, as a server does at ``timeoutSeconds``."""
+        for *_, queue in self._watchers:
+            queue.put_nowait(None)
+
+    def break_watches(self, exc: BaseException) -> None:
+        """Make every open watch raise ``exc`` (e.g. ``Gone`` as an ERROR event)."""
+        for *_, queue in self._watchers:
+            queue.put_nowait(exc)
+
+    def bookmark(self, resource: ResourceRef) -> None:
+        """Send a BOOKMARK at the current resourceVersion to watches of ``resource``."""
+        obj = {"kind": "Bookmark", "metadata": {"resourceVersion": str(self.rv)}}
+        for res, _, _, queue in self._watchers:
+            if res == resource:
+                queue.put_nowait(WatchEvent(WatchEventType.BOOKMARK, obj))
+
+    @property
+    def open_watches(self) -> int:
+        return len(self._watchers)
+
+    def seed(self, resource: ResourceRef, obj: dict[str, Any]) -> dict[str, Any]:
+        """Store an object directly (as a create would, with events)."""
+        meta = obj.get("metadata") or {}
+        return self._create(resource, meta.get("namespace"), obj)
+
+    def stored(self, resource: ResourceRef, namespace: str | None, name: str) -> dict[str, Any]:
+        return self.objects[(resource, namespace, name)]
+
+    # -- KubeClient
+
+    async def get(self, resource: ResourceRef, namespace: str | None, name: str) -> dict[str, Any]:
+        self._enter("get", resource, namespace, name)
+        obj = self.objects.get((resource, namespace, name))
+        if obj is None:
+            raise self._not_found(resource, name)
+        return copy.deepcopy(obj)
+
+    async def list(
+        self,
+        resource: ResourceRef,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
+        resource_version: str | None = None,
+    ) -> ListPage:
+        self._enter("list", resource, namespace, None)
+        items = [
+            copy.deepcopy(obj)
+            for (res, ns, _), obj in sorted(self.objects.items(), key=lambda kv: kv[0][1:])
+            if res == resource and _matches(obj, namespace, label_selector)
+        ]
+        start = int(continue_token or 0)
+        end = len(items) if limit is None else start + limit
+        token = str(end) if end < len(items) else None
+        return ListPage(items[start:end], str(self.rv), token)
+
+    async def watch(
+        self,
+        resource: ResourceRef,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        allow_bookmarks: bool = True,
+        timeout_seconds: int | None = None,
+    ) -> AsyncIterator[WatchEvent]:
+        self._enter("watch", resource, namespace, None)
+        if resource_version not in (None, "", "0") and int(resource_version) < self.compacted_rv:
+            raise error_from_status(
+                {"code": 410, "reason": "Expired", "message": "too old resource version"}
+            )
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        entry = (resource, namespace, label_selector, queue)
+        self._watchers.append(entry)
+        if resource_version in (None, "", "0"):
+            backlog = [
+                WatchEvent(WatchEventType.ADDED, copy.deepcopy(obj))
+                for (res, _, _), obj in self.objects.items()
+                if res == resource
+            ]
+        else:
+            after = int(resource_version)
+            backlog = [
+                event
+                for res, event in self.history
+                if res == resource and int(event.resource_version) > after
+            ]
+        try:
+            for event in backlog:
+                if _matches(event.object, namespace, label_selector):
+                    yield event
+            while True:
+                item = await queue.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self._watchers.remove(entry)
+
+    async def create(
+        self,
+        resource: ResourceRef,
+        namespace: str | None,
+        body: dict[str, Any],
+        *,
+        field_manager: str | None = None,
+    ) -> dict[str, Any]:
+        self._enter("create", resource, namespace, (body.get("metadata") or {}).get("name"))
+        return copy.deepcopy(self._create(resource, namespace, body))
+
+    async def replace(
+        self,
+        resource: ResourceRef,
+        namespace: str | None,
+        name: str,
+        body: dict[str, Any],
+        *,
+        field_manager: str | None = None,
+    ) -> dict[str, Any]:
+        self._enter("replace", resource, namespace, name)
+        return copy.deepcopy(self._update(resource, namespace, name, body, status_only=False))
+
+    async def replace_status(
+        self,
+        resource: ResourceRef,
+        namespace: str | None,
+        name: str,
+        body: dict[str, Any],
+        *,
+        field_manager: str | None = None,
+    ) -> dict[str, Any]:
+        self._enter("replace_status", resource, namespace, name)
+        return copy.deepcopy(self._update(resource, namespace, name, body, status_only=True))
+
+    async def patch(
+        self,
+        resource: ResourceRef,
+        namespace: str | None,
+        name: str,
+        body: PatchBody,
+        *,
+        patch_type: PatchType = PatchType.MERGE,
+        field_manager: str | None = None,
+        force: bool = False,
+    ) -> dict[str, Any]:
+        self._enter("patch", resource, namespace, name)
+        return copy.deepcopy(self._patch(resource, namespace, name, body, patch_type, False))
+
+    async def patch_status(
+        self,
+        resource: ResourceRef,
+        namespace: str | None,
+        name: str,
+        body: PatchBody,
+        *,
+        patch_type: PatchType = PatchType.MERGE,
+        field_manager: str | None = None,
+        force: bool = False,
+    ) -> dict[str, Any]:
+        self._enter("patch_status", resource, namespace, name)
+        return copy.deepcopy(self._patch(resource, namespace, name, body, patch_type, True))
+
+    async def delete(
+        self,
+        resource: ResourceRef,
+        namespace: str | None,
+        name: str,
+        *,
+        propagation_policy: str | None = None,
+        preconditions_rv: str | None = None,
+    ) -> dict[str, Any]:
+        self._enter("delete", resource, namespace, name)
+        key = (resource, namespace, name)
+        obj = self.objects.get(key)
+        if obj is None:
+            raise self._not_found(resource, name)
+        if preconditions_rv is not None and obj["metadata"]["resourceVersion"] != preconditions_rv:
+            raise self._conflict(resource, name)
+        del self.objects[key]
+        obj = copy.deepcopy(obj)
+        obj["metadata"]["resourceVersion"] = self._next_rv()
+        self._emit(resource, WatchEvent(WatchEventType.DELETED, obj))
+        return copy.deepcopy(obj)
+
+    # -- internals
+
+    def _enter(self, verb: str, resource: ResourceRef, namespace: str | None, name: Any) -> None:
+        self.calls.append((verb, resource.plural, namespace, name))
+        faults = self._faults.get(verb)
+        if faults:
+            raise faults.pop(0)
+
+    def _next_rv(self) -> str:
+        self.rv += 1
+        return str(self.rv)
+
+    def _emit(self, resource: ResourceRef, event: WatchEvent) -> None:
+        self.history.append((resource, event))
+        for res, namespace, selector, queue in self._watchers:
+            if res == resource and _matches(event.object, namespace, selector):
+                queue.put_nowait(WatchEvent(event.type, copy.deepcopy(event.object)))
+
+    def _create(
+        self, resource: ResourceRef, namespace: str | None, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        obj = copy.deepcopy(body)
+        meta = obj.setdefault("metadata", {})
+        name = meta.get("name")
+        key = (resource, namespace, name)
+        if key in self.objects:
+            raise error_from_status(
+                {
+                    "code": 409,
+                    "reason": "AlreadyExists",
+                    "message": f'{resource.qualified_name} "{name}" already exists',
+                }
+            )
+        if namespace is not None:
+            meta["namespace"] = namespace
+        meta["uid"] = f"uid-{name}-{self.rv + 1}"
+        meta["creationTimestamp"] = self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        meta["resourceVersion"] = self._next_rv()
+        self.objects[key] = obj
+        self._emit(resource, WatchEvent(WatchEventType.ADDED, obj))
+        return obj
+
+    def _update(
+        self,
+        resource: ResourceRef,
+        namespace: str | None,
+        name: str,
+        body: dict[str, Any],
+        *,
+        status_only: bool,
+    ) -> dict[str, Any]:
+        key = (resource, namespace, name)
+        old = self.objects.get(key)
+        if old is None:
+            raise self._not_found(resource, name)
+        given = (body.get("metadata") or {}).get("resourceVersion")
+        if given and given != old["metadata"]["resourceVersion"]:
+            raise self._conflict(resource, name)
+        if status_only:
+            new = copy.deepcopy(old)
+            new["status"] = copy.deepcopy(body.get("status"))
+        else:
+            new = copy.deepcopy(body)
+            new["metadata"] = {**old["metadata"], **(body.get("metadata") or {})}
+        new["metadata"]["resourceVersion"] = self._next_rv()
+        self.objects[key] = new
+        self._emit(resource, WatchEvent(WatchEventType.MODIFIED, new))
+        return new
+
+    def _patch(
+        self,
+        resource: ResourceRef,
+        namespace: str | None,
+        name: str,
+        body: PatchBody,
+        patch_type: PatchType,
+        status_only: bool,
+    ) -> dict[str, Any]:
+        if patch_type is PatchType.JSON or not isinstance(body, dict):
+            raise NotImplementedError("FakeKubeClient supports merge and apply patches only")
+        key = (resource, namespace, name)
+        old = self.objects.get(key)
+        if old is None:
+            if patch_type is PatchType.APPLY:
+                return self._create(resource, namespace, body)
+            raise self._not_found(resource, name)
+        merged = _merge(copy.deepcopy(old), body)
+        merged["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+        return self._update(resource, namespace, name, merged, status_only=status_only)
+
+    @staticmethod
+    def _not_found(resource: ResourceRef, name: str) -> ApiError:
+        return error_from_status(
+            {
+                "code": 404,
+                "reason": "NotFound",
+                "message": f'{resource.qualified_name} "{name}" not found',
+            }
+        )
+
+    @staticmethod
+    def _conflict(resource: ResourceRef, name: str) -> ApiError:
+        return error_from_status(
+            {
+                "code": 409,
+                "reason": "Conflict",
+                "message": f'Operation cannot be fulfilled on {resource.qualified_name} "{name}": '
+                "the object has been modified; please apply your changes to the latest version "
+                "and try again",
+            }
+        )
+
+
+def _matches(obj: dict[str, Any], namespace: str | None, selector: str | None) -> bool:
+    meta = obj.get("metadata") or {}
+    if namespace is not None and meta.get("namespace") != namespace:
+        return False
+    labels = meta.get("labels") or {}
+    for term in filter(None, (selector or "").split(",")):
+        if "=" in term:
+            k, v = term.split("=", 1)
+            if labels.get(k.strip()) != v.strip():
+                return False
+        elif term.strip() not in labels:
+            return False
+    return True
+
+
+def _merge(target: Any, patch: Any) -> Any:
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    if not isinstance(target, dict):
+        target = {}
+    for k, v in patch.items():
+        if v is None:
+            target.pop(k, None)
+        else:
+            target[k] = _merge(target.get(k), v)
+    return target
