@@ -328,10 +328,14 @@ class ACMEIssuer(Model):
     email: str | None = None
     enable_duration_feature: bool | None = Field(default=None, alias="enableDurationFeature")
     external_account_binding: ACMEExternalAccountBinding | None = None
-    preferred_chain: str | None = Field(default=None, alias="preferredChain")
+    preferred_chain: str | None = Field(default=None, alias="preferredChain", max_length=64)
     private_key_secret_ref: SecretKeySelector
     profile: str | None = None
-    renewal_information_source: RenewalInformationSource | None = None
+    # The CRD defaults this to ARI (the apiserver fills it in on write); an object that never
+    # went through the apiserver may still carry None, which means ARI too.
+    renewal_information_source: RenewalInformationSource | None = Field(
+        default=None, json_schema_extra={"default": "ARI"}
+    )
     server: str
     skip_tls_verify: bool | None = Field(default=None, alias="skipTLSVerify")
     solvers: list[ACMEChallengeSolver] | None = None

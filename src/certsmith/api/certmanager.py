@@ -22,12 +22,13 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal, TypeAlias
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from certsmith.api.acme import ACMEIssuer, ACMEIssuerStatus
 from certsmith.api.meta import (
     Base64,
     Condition,
+    Int32,
     IssuerReference,
     KubeObject,
     LocalObjectReference,
@@ -257,9 +258,11 @@ class CertificatePrivateKey(Model):
 class RenewalWindowSpec(Model):
     """A cron-scheduled window during which renewal may happen."""
 
-    cron: str
-    timezone: str | None = None
-    window_duration: str
+    cron: str = Field(min_length=1)
+    timezone: str | None = Field(default=None, min_length=1)
+    # Go durations stay unchecked strings here (see certsmith.api.duration); the apiserver checks
+    # this one against the CRD's pattern.
+    window_duration: str = Field(json_schema_extra={"pattern": r"^([0-9]+(\.[0-9]+)?(s|m|h))+$"})
 
 
 class RenewalWindow(Model):
@@ -307,9 +310,9 @@ class CertificateSpec(Model):
     other_names: list[OtherName] | None = None
     private_key: CertificatePrivateKey | None = None
     renew_before: str | None = None
-    renew_before_percentage: int | None = None
+    renew_before_percentage: Int32 | None = None
     renewal: RenewalWindow | None = None
-    revision_history_limit: int | None = None
+    revision_history_limit: Int32 | None = None
     secret_name: str
     secret_template: CertificateSecretTemplate | None = None
     signature_algorithm: SignatureAlgorithm | None = None
@@ -397,7 +400,7 @@ class VaultAWSAuth(Model):
     iam_role_arn: str | None = None
     mount_path: str | None = None
     region: str | None = None
-    role: str
+    role: str = Field(min_length=1)
     service_account_ref: ServiceAccountRef | None = None
     vault_header_value: str | None = None
 
@@ -480,6 +483,20 @@ class VenafiTPP(Model):
 
 class VenafiIssuer(Model):
     """``spec.venafi``: a policy ``zone`` and exactly one of ``tpp``, ``cloud`` or ``ngts``."""
+
+    # The one-of rule is left to the apiserver (a CEL rule in the generated CRD), as for the
+    # other "exactly one" choices: parsing stays lenient so any stored object can be read.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "(has(self.tpp) ? 1 : 0) + (has(self.cloud) ? 1 : 0)"
+                    " + (has(self.ngts) ? 1 : 0) == 1",
+                    "message": "exactly one of tpp, cloud, or ngts must be configured",
+                }
+            ]
+        }
+    )
 
     cloud: VenafiCloud | None = None
     ngts: VenafiNGTS | None = None

@@ -14,7 +14,14 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, ClassVar, Self, TypeAlias
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 from pydantic.alias_generators import to_camel
 
 from certsmith.api.conditions import ConditionStatus, ConditionType
@@ -74,7 +81,15 @@ def _check_base64(value: str) -> str:
 
 # A ``format: byte`` field: the wire string is kept verbatim (lossless round trips) and checked
 # to be base64 on parse, as the apiserver's CRD validation does; decode with ``decode_bytes``.
-Base64 = Annotated[str, AfterValidator(_check_base64)]
+Base64 = Annotated[
+    str,
+    AfterValidator(_check_base64),
+    WithJsonSchema({"type": "string", "format": "byte"}),
+]
+
+# Go ``int32``/``int64`` fields: plain ints in Python; the format reaches the generated CRDs.
+Int32 = Annotated[int, WithJsonSchema({"type": "integer", "format": "int32"})]
+Int64 = Annotated[int, WithJsonSchema({"type": "integer", "format": "int64"})]
 
 
 class Model(BaseModel):
@@ -243,7 +258,7 @@ class Condition(Model):
     last_transition_time: Time | None = None
     reason: str | None = None
     message: str | None = None
-    observed_generation: int | None = None
+    observed_generation: Int64 | None = None
 
 
 def get_condition(conditions: Iterable[Condition] | None, ctype: ConditionType) -> Condition | None:
