@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import importlib
 import os
 import signal
 import ssl
@@ -26,25 +25,10 @@ import yaml
 
 from certsmith.apiserver.server import ApiServer
 
-REFERENCE_CRDS = Path("/work/shared/reference/crds")
-
-
-def crds_for_tests() -> list[dict[str, Any]] | None:
-    """The project's CRDs, or the reference ones while ``certsmith.api.crds`` is missing."""
-    try:
-        crds = importlib.import_module("certsmith.api.crds")
-    except ImportError:
-        if not REFERENCE_CRDS.is_dir():
-            return None
-        return [yaml.safe_load(p.read_text()) for p in sorted(REFERENCE_CRDS.glob("*.yaml"))]
-    loaded: list[dict[str, Any]] = crds.load_crds()
-    return loaded
-
 
 @contextlib.asynccontextmanager
 async def running_server(data_dir: Path, **kwargs: Any) -> AsyncIterator[ApiServer]:
     """An in-process server on a free loopback port; stopped on exit."""
-    kwargs.setdefault("crds", crds_for_tests())
     server = ApiServer(data_dir, "127.0.0.1", 0, **kwargs)
     await server.start()
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any, Final
 import yaml
 from aiohttp import web
 
+from certsmith.api.crds import load_crds
 from certsmith.api.meta import JSONObject
 from certsmith.apiserver.auth import Authenticator
 from certsmith.apiserver.http.app import create_app
@@ -37,14 +37,8 @@ ADMIN_GROUPS: Final = ("system:masters",)
 
 
 def project_crds() -> list[JSONObject]:
-    """The cert-manager CRDs the project ships (``certsmith.api.crds``), or none yet."""
-    try:
-        module = importlib.import_module("certsmith.api.crds")
-    except ImportError:
-        _log.warning("certsmith.api.crds is not available: serving built-in types only")
-        return []
-    crds: list[JSONObject] = module.load_crds()
-    return crds
+    """The cert-manager CRDs the project ships, generated from its models."""
+    return load_crds()
 
 
 def url_host(host: str) -> str:
