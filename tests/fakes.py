@@ -162,6 +162,7 @@ class FakeKubeClient:
         self.calls: list[tuple[str, str, str | None, str | None]] = []
         self._faults: dict[str, list[BaseException]] = {}
         self._watchers: list[tuple[ResourceRef, str | None, str | None, asyncio.Queue[Any]]] = []
+        self.muted = False  # when True, writes reach history but not open watches
 
     # -- test controls
 
@@ -278,7 +279,8 @@ class FakeKubeClient:
                     raise item
                 yield item
         finally:
-            self._watchers.remove(entry)
+            if entry in self._watchers:
+                self._watchers.remove(entry)
 
     async def create(
         self,
@@ -379,6 +381,8 @@ class FakeKubeClient:
 
     def _emit(self, resource: ResourceRef, event: WatchEvent) -> None:
         self.history.append((resource, event))
+        if self.muted:
+            return
         for res, namespace, selector, queue in self._watchers:
             if res == resource and _matches(event.object, namespace, selector):
                 queue.put_nowait(WatchEvent(event.type, copy.deepcopy(event.object)))
