@@ -85,5 +85,5 @@ def test_the_namespace_index_name_is_reserved():
 
 
 def test_an_object_without_a_name_is_refused():
-    with pytest.raises(ValueError, match="metadata.name"):
+    with pytest.raises(ValueError, match=r"metadata\.name"):
         Cache().upsert({"metadata": {}})
