@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from certsmith.controllers.runtime.cache import Cache, ObjectKey, by_issuer_ref_name, by_owner_uid
@@ -7,7 +9,7 @@ from certsmith.controllers.runtime.cache import Cache, ObjectKey, by_issuer_ref_
 
 def cert(name: str, ns: str = "ns", *, issuer: str = "ca", kind: str | None = None, owner=None):
     ref = {"name": issuer} | ({"kind": kind} if kind else {})
-    meta = {"name": name, "namespace": ns, "resourceVersion": "1"}
+    meta: dict[str, Any] = {"name": name, "namespace": ns, "resourceVersion": "1"}
     if owner:
         meta["ownerReferences"] = [{"uid": owner, "name": "o", "kind": "Certificate"}]
     return {"metadata": meta, "spec": {"issuerRef": ref}}

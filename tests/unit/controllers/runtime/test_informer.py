@@ -5,7 +5,7 @@ import contextlib
 
 import pytest
 
-from certsmith.client.errors import ServerError, TransportError, error_from_status
+from certsmith.client.errors import ApiError, ServerError, TransportError, error_from_status
 from certsmith.client.resources import CERTIFICATES, SECRETS
 from certsmith.controllers.runtime.cache import ObjectKey
 from certsmith.controllers.runtime.informer import (
@@ -28,7 +28,7 @@ def cert(name: str, ns: str = "ns", **labels: str):
     }
 
 
-def gone():
+def gone() -> ApiError:
     return error_from_status({"code": 410, "reason": "Expired", "message": "too old"})
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -37,8 +38,9 @@ def elector(client, sleeper, identity: str) -> LeaderElector:
     )
 
 
-def lease(client) -> dict:
-    return client.stored(LEASES, "kube-system", "certsmith")["spec"]
+def lease(client: FakeKubeClient) -> dict[str, Any]:
+    spec: dict[str, Any] = client.stored(LEASES, "kube-system", "certsmith")["spec"]
+    return spec
 
 
 def test_micro_time_has_six_fraction_digits_and_z():
@@ -105,7 +107,7 @@ async def test_a_stale_resource_version_loses_the_race(client, sleeper):
         await client.patch(resource, namespace, name, {"metadata": {"labels": {"x": "y"}}})
         return obj
 
-    client.get = get_then_someone_writes  # type: ignore[method-assign]
+    client.get = get_then_someone_writes
     assert not await b.try_acquire_or_renew()  # 409 Conflict on the PUT
     assert lease(client)["holderIdentity"] == "a"
 
