@@ -67,7 +67,7 @@ class FakeKube:
 
 
 def status(code: int, reason: str, message: str = "m") -> web.Response:
-    body = {"kind": "Status", "apiVersion": "v1", "status": "Failure"}
+    body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "status": "Failure"}
     body |= {"code": code, "reason": reason, "message": message}
     return web.json_response(body, status=code)
 
@@ -183,7 +183,9 @@ async def test_429_gives_up_after_the_retries_with_retry_after_on_the_error(kube
 
 async def test_list_sends_query_parameters_and_returns_a_page(kube, client):
     fake, _ = kube
-    body = {"metadata": {"resourceVersion": "9", "continue": "tok2", "remainingItemCount": 3}}
+    body: dict[str, Any] = {
+        "metadata": {"resourceVersion": "9", "continue": "tok2", "remainingItemCount": 3}
+    }
     body["items"] = [{"metadata": {"name": "a"}}]
     fake.respond = lambda r: web.json_response(body)
     page = await client.list(
