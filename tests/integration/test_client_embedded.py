@@ -63,7 +63,8 @@ async def test_list_pages_then_watch_sees_changes(client):
     for index in range(3):
         await client.create(SECRETS, "default", secret(f"p{index}"))
     first = await client.list(SECRETS, "default", limit=2)
-    assert len(first.items) == 2 and first.continue_token
+    assert len(first.items) == 2
+    assert first.continue_token
     rest = await client.list(SECRETS, "default", limit=2, continue_token=first.continue_token)
     assert len(rest.items) >= 1
     events = client.watch(SECRETS, "default", resource_version=first.resource_version)
