@@ -6,6 +6,7 @@ Both use the server's own HTTPS and the admin kubeconfig it writes, exactly as u
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import os
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -173,3 +174,41 @@ def serve_subprocess(
             process.stdout.close()
         if process.stderr:
             process.stderr.close()
+
+
+async def eventually_async(
+    probe: Callable[[], Awaitable[object]],
+    *,
+    timeout: float = 5.0,  # noqa: ASYNC109
+    interval: float = 0.02,
+) -> None:
+    """Await ``probe()`` until it is truthy (or stops raising AssertionError), else fail."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            if await probe():
+                return
+            failure: BaseException | None = None
+        except AssertionError as exc:
+            failure = exc
+        if loop.time() >= deadline:
+            raise AssertionError(f"condition not met within {timeout}s") from failure
+        await asyncio.sleep(interval)
+
+
+def wait_until(
+    check: Callable[[], object], *, timeout: float = 15.0, interval: float = 0.1
+) -> None:
+    """The blocking form of :func:`eventually_async`, for subprocess (kubectl) tests."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+            failure: BaseException | None = None
+        except AssertionError as exc:
+            failure = exc
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"condition not met within {timeout}s") from failure
+        time.sleep(interval)

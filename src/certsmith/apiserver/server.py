@@ -21,6 +21,8 @@ from aiohttp import web
 from certsmith.api.crds import load_crds
 from certsmith.api.meta import JSONObject
 from certsmith.apiserver.auth import Authenticator
+from certsmith.apiserver.customresources import CustomResourceController
+from certsmith.apiserver.gc import GarbageCollector
 from certsmith.apiserver.http.app import create_app
 from certsmith.apiserver.http.context import ApiContext
 from certsmith.apiserver.http.objects import prepare_create
@@ -123,6 +125,8 @@ class ApiServer:
         self.context: ApiContext | None = None
         self.pki: ServerPKI | None = None
         self._runner: web.AppRunner | None = None
+        self.crd_controller: CustomResourceController | None = None
+        self.gc: GarbageCollector | None = None
 
     @property
     def url(self) -> str:
@@ -149,6 +153,12 @@ class ApiServer:
             authenticate=Authenticator.from_data_dir(self.data_dir),
             bookmark_interval=self._bookmark_interval,
         )
+        # Stored CRDs are served before the listener binds; GC watches whatever is served.
+        self.crd_controller = CustomResourceController(self.context)
+        await self.crd_controller.install(crds)
+        await self.crd_controller.start()
+        self.gc = GarbageCollector(self.context)
+        self.gc.start()
         app = create_app(self.context)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -172,6 +182,12 @@ class ApiServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.gc is not None:
+            await self.gc.stop()
+            self.gc = None
+        if self.crd_controller is not None:
+            await self.crd_controller.stop()
+            self.crd_controller = None
         if self.context is not None:
             for task in list(self.context.background):
                 task.cancel()
