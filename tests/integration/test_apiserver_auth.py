@@ -10,10 +10,33 @@ import httpx
 import yaml
 
 from certsmith.cli.main import main
-from tests.servertools import credentials, running_server
+from tests.servertools import admin_client, credentials, running_server
 
 CRS = "/apis/cert-manager.io/v1/namespaces/default/certificaterequests"
 DATA = Path(__file__).parent.parent / "data"
+RBAC = "/apis/rbac.authorization.k8s.io/v1"
+
+
+async def grant_in_default(admin: httpx.AsyncClient, groups: list[str]) -> None:
+    """Let ``groups`` create and list CertificateRequests in ``default`` (RBAC is enforced)."""
+    role = {
+        "metadata": {"name": "cr-editor"},
+        "rules": [
+            {
+                "apiGroups": ["cert-manager.io"],
+                "resources": ["certificaterequests"],
+                "verbs": ["create", "get", "list"],
+            }
+        ],
+    }
+    binding = {
+        "metadata": {"name": "cr-editors"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "cr-editor"},
+        "subjects": [{"kind": "Group", "name": g} for g in groups],
+    }
+    for path, body in (("roles", role), ("rolebindings", binding)):
+        r = await admin.post(f"{RBAC}/namespaces/default/{path}", json=body)
+        assert r.status_code == 201, r.text
 
 
 async def test_minted_user_identity_and_tokens(tmp_path: Path) -> None:
@@ -23,6 +46,8 @@ async def test_minted_user_identity_and_tokens(tmp_path: Path) -> None:
     async with running_server(data) as server:
         assert stat.S_IMODE(data.stat().st_mode) == 0o700
         assert stat.S_IMODE(server.kubeconfig_path.stat().st_mode) == 0o600
+        async with admin_client(server, tmp_path / "admin") as admin:
+            await grant_in_default(admin, ["g1", "ops"])
         out = tmp_path / "alice.kubeconfig"
         assert main(["kubeconfig", "--data-dir", str(data), "--user", "alice", "--group", "g1",
                      "--out", str(out)]) == 0  # fmt: skip

@@ -33,6 +33,7 @@ from certsmith.api.acme import Challenge, Order
 from certsmith.api.certmanager import Certificate, CertificateRequest, ClusterIssuer, Issuer
 from certsmith.api.errors import FieldError, FieldErrorType, InvalidError, StatusError
 from certsmith.api.meta import JSONObject, KubeObject, UserInfo
+from certsmith.apiserver.approval import ApprovalAuthorizer
 
 WEBHOOK_NAME: Final = "webhook.cert-manager.io"
 
@@ -185,9 +186,20 @@ _UPDATE_RULES: Final[dict[type[KubeObject], _UpdateRule]] = {
 
 
 def admit_update(
-    group: str, resource: str, old: JSONObject, new: JSONObject, user: UserInfo
+    group: str,
+    resource: str,
+    old: JSONObject,
+    new: JSONObject,
+    user: UserInfo,
+    *,
+    subresource: str | None = None,
+    approval: ApprovalAuthorizer | None = None,
 ) -> list[str]:
     """Validate an update (main endpoint or ``/status``) of a stored object.
+
+    On ``certificaterequests/status`` the updater's permission to approve or deny is checked
+    by ``approval`` (SPEC §2.3) once validation has passed; without one (callers outside the
+    HTTP layer) that check is skipped.
 
     Returns:
         Warnings to send.
@@ -203,4 +215,11 @@ def admit_update(
     rule = _UPDATE_RULES[type(parsed_new)]
     errors, warnings = rule(parsed_old, parsed_new, user)
     _check(errors)
+    if (
+        approval is not None
+        and subresource == "status"
+        and isinstance(parsed_old, CertificateRequest)
+        and isinstance(parsed_new, CertificateRequest)
+    ):
+        _check(approval.check(parsed_old, parsed_new, user))
     return list(warnings)

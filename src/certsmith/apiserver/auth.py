@@ -6,8 +6,12 @@ the user in its subject CN and the groups in its O attributes; a bearer token is
 Tokens only reach the server over TLS from kubectl (K8S-API §1.4), which is why the server
 always serves HTTPS.
 
-Authorization is **not implemented yet**: :func:`authorize` allows every authenticated user.
-It is the single place RBAC will plug into; every request already goes through it.
+Authorization is :func:`authorize`, which every request goes through: members of
+``system:masters`` may do anything (kube's privileged-group authorizer), everyone else only what
+Kubernetes RBAC grants them (:mod:`certsmith.apiserver.rbac`). :class:`RequestAttributes` derives
+the request's verb, group, resource, subresource, namespace and name exactly as kube-apiserver's
+``RequestInfoFactory`` does, because RBAC rules written for kube must mean the same here, and
+:func:`forbidden_error` words a denial exactly as kube does, because users grep for it.
 """
 
 from __future__ import annotations
@@ -19,17 +23,25 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
+from certsmith.api.errors import StatusError, go_quote
 from certsmith.api.meta import UserInfo
+
+if TYPE_CHECKING:
+    from certsmith.apiserver.rbac import RuleSource
 
 _log = logging.getLogger(__name__)
 
 TOKENS_FILE: Final = "tokens.csv"
 
+SUPERUSER_GROUP: Final = "system:masters"
+"""Members are allowed everything without consulting RBAC, as in kube."""
+
 _VERBS: Final = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+_NAMESPACE_SUBRESOURCES: Final = ("status", "finalize")
 
 
 @dataclass(frozen=True)
@@ -44,25 +56,42 @@ class RequestAttributes:
     namespace: str = ""
     name: str = ""
 
+    @property
+    def is_resource_request(self) -> bool:
+        """Whether this addresses a resource (as opposed to a path such as ``/version``)."""
+        return bool(self.resource)
+
     @classmethod
     def from_request(cls, method: str, path: str, query: Mapping[str, str]) -> RequestAttributes:
-        """Derive the attributes from a request's method, path and query."""
+        """Derive the attributes from a request's method, path and query (kube's rules).
+
+        A namespace's own URL (``/api/v1/namespaces/x``) is "in" namespace ``x``, so a
+        RoleBinding there can grant reading it; a list or watch whose field selector pins
+        ``metadata.name`` carries that name, so ``resourceNames`` rules can allow it.
+        """
         parts = [p for p in path.split("/") if p]
         if parts[:1] == ["api"] and len(parts) > 2:
             group, rest = "", parts[2:]
         elif parts[:1] == ["apis"] and len(parts) > 3:
             group, rest = parts[1], parts[3:]
         else:
-            return cls(verb=method.lower(), path=path)
+            verb = "get" if method == "HEAD" else method.lower()
+            return cls(verb=verb, path=path)
         namespace = ""
-        if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] not in ("status", "finalize"):
-            namespace, rest = rest[1], rest[2:]
+        if rest[0] == "namespaces" and len(rest) > 1:
+            namespace = rest[1]
+            if len(rest) > 2 and rest[2] not in _NAMESPACE_SUBRESOURCES:
+                rest = rest[2:]
         resource = rest[0] if rest else ""
         name = rest[1] if len(rest) > 1 else ""
         sub = rest[2] if len(rest) > 2 else ""
-        if method == "GET":
+        if method in ("GET", "HEAD"):
             watching = query.get("watch", "").lower() in ("1", "true")
-            verb = "watch" if watching else ("get" if name else "list")
+            if not name:
+                name = _selected_name(query.get("fieldSelector", ""))
+                verb = "watch" if watching else "list"
+            else:
+                verb = "watch" if watching else "get"
         elif method == "DELETE" and not name:
             verb = "deletecollection"
         else:
@@ -70,15 +99,56 @@ class RequestAttributes:
         return cls(verb, path, group, resource, sub, namespace, name)
 
 
-def authorize(user: UserInfo, attrs: RequestAttributes) -> bool:
+def _selected_name(field_selector: str) -> str:
+    """The name a field selector requires exactly (``metadata.name=x`` or ``==x``), or ``""``."""
+    for term in field_selector.split(","):
+        key, op, value = term.partition("==") if "==" in term else term.partition("=")
+        if op and key.strip() == "metadata.name" and not key.strip().endswith("!"):
+            return value.strip()
+    return ""
+
+
+def authorize(user: UserInfo, attrs: RequestAttributes, rbac: RuleSource | None = None) -> bool:
     """Whether ``user`` may do ``attrs``.
 
-    NOT RBAC YET: every authenticated user is allowed everything. This is the seam where
-    RBAC (Roles/ClusterRoles and their bindings from the store) will be evaluated; callers
-    already answer ``False`` with 403 Forbidden.
+    ``system:masters`` members may do anything; everyone else needs an RBAC rule from
+    ``rbac`` (the server's store-fed :class:`certsmith.apiserver.rbac.PolicyCache`). Without
+    ``rbac`` only ``system:masters`` is allowed: a server that cannot read its policy fails
+    closed. Callers answer ``False`` with :func:`forbidden_error`.
     """
-    del user, attrs
-    return True
+    if SUPERUSER_GROUP in user.groups:
+        return True
+    return rbac is not None and rbac.allows(user, attrs)
+
+
+def forbidden_error(user: UserInfo, attrs: RequestAttributes) -> StatusError:
+    """The 403 kube-apiserver answers a request RBAC denies, word for word.
+
+    ``certificates.cert-manager.io is forbidden: User "alice" cannot list resource
+    "certificates" in API group "cert-manager.io" in the namespace "team-b"``; cluster-scoped
+    requests end ``at the cluster scope``, paths read ``cannot get path "/x"``.
+    """
+    who = user.username
+    if not attrs.is_resource_request:
+        reason = f"User {go_quote(who)} cannot {attrs.verb} path {go_quote(attrs.path)}"
+        return StatusError(403, "Forbidden", f"forbidden: {reason}", {})
+    resource = f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource
+    reason = (
+        f"User {go_quote(who)} cannot {attrs.verb} resource {go_quote(resource)} "
+        f"in API group {go_quote(attrs.group)}"
+    )
+    if attrs.namespace:
+        reason += f" in the namespace {go_quote(attrs.namespace)}"
+    else:
+        reason += " at the cluster scope"
+    qualified = f"{attrs.resource}.{attrs.group}" if attrs.group else attrs.resource
+    subject = f"{qualified} {go_quote(attrs.name)}" if attrs.name else qualified
+    details: dict[str, Any] = {"kind": attrs.resource}
+    if attrs.group:
+        details["group"] = attrs.group
+    if attrs.name:
+        details["name"] = attrs.name
+    return StatusError(403, "Forbidden", f"{subject} is forbidden: {reason}", details)
 
 
 def user_from_peercert(peercert: Mapping[str, Any] | None) -> UserInfo | None:

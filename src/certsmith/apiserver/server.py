@@ -26,6 +26,12 @@ from certsmith.apiserver.gc import GarbageCollector
 from certsmith.apiserver.http.app import create_app
 from certsmith.apiserver.http.context import ApiContext
 from certsmith.apiserver.http.objects import prepare_create
+from certsmith.apiserver.rbaccache import PolicyCache
+from certsmith.apiserver.rbacpolicy import (
+    CONTROLLER_GROUP,
+    CONTROLLER_USER,
+    ensure_bootstrap_policy,
+)
 from certsmith.apiserver.resources import ResourceRegistry, default_registry
 from certsmith.apiserver.storage import AlreadyExistsError, ObjectKey, Store
 from certsmith.apiserver.tls import ServerPKI, ensure_pki, ensure_private_dir, write_private
@@ -34,6 +40,8 @@ _log = logging.getLogger(__name__)
 
 SEED_NAMESPACES: Final = ("default", "kube-system", "kube-public", "kube-node-lease")
 KUBECONFIG_NAME: Final = "kubeconfig"
+CONTROLLER_KUBECONFIG_NAME: Final = "controller.kubeconfig"
+"""``<data-dir>/controller.kubeconfig``: the controllers' identity (``certsmith:controller``)."""
 ADMIN_USER: Final = "admin"
 ADMIN_GROUPS: Final = ("system:masters",)
 
@@ -125,6 +133,7 @@ class ApiServer:
         self.context: ApiContext | None = None
         self.pki: ServerPKI | None = None
         self._runner: web.AppRunner | None = None
+        self.rbac: PolicyCache | None = None
         self.crd_controller: CustomResourceController | None = None
         self.gc: GarbageCollector | None = None
 
@@ -138,6 +147,11 @@ class ApiServer:
         """Where the admin kubeconfig is written once the server answers."""
         return self.data_dir / KUBECONFIG_NAME
 
+    @property
+    def controller_kubeconfig_path(self) -> Path:
+        """Where the controllers' kubeconfig (user ``system:certsmith:controller``) is written."""
+        return self.data_dir / CONTROLLER_KUBECONFIG_NAME
+
     async def start(self) -> None:
         """Open the store, bind the listener, then write the admin kubeconfig."""
         ensure_private_dir(self.data_dir)
@@ -147,10 +161,14 @@ class ApiServer:
         self.pki = await asyncio.to_thread(ensure_pki, self.data_dir / "pki", self.host)
         self.store = await Store.open(self.data_dir)
         await seed_namespaces(self.store, registry)
+        await ensure_bootstrap_policy(self.store, registry)
+        self.rbac = PolicyCache(self.store)
+        await self.rbac.start()
         self.context = ApiContext(
             store=self.store,
             registry=registry,
             authenticate=Authenticator.from_data_dir(self.data_dir),
+            rbac=self.rbac,
             bookmark_interval=self._bookmark_interval,
         )
         # Stored CRDs are served before the listener binds; GC watches whatever is served.
@@ -171,6 +189,10 @@ class ApiServer:
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
         self.context.server_address = f"{url_host(self.host)}:{self.port}"
+        controller = await asyncio.to_thread(
+            mint_kubeconfig, self.pki, self.url, CONTROLLER_USER, (CONTROLLER_GROUP,)
+        )
+        write_kubeconfig(self.controller_kubeconfig_path, controller)
         config = await asyncio.to_thread(
             mint_kubeconfig, self.pki, self.url, ADMIN_USER, ADMIN_GROUPS
         )
@@ -194,6 +216,9 @@ class ApiServer:
             for task in list(self.context.background):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+        if self.rbac is not None:
+            await self.rbac.stop()
+            self.rbac = None
         if self.store is not None:
             await self.store.close()
             self.store = None

@@ -2,8 +2,8 @@
 
 Middlewares run outermost first: errors (every failure becomes a Status body), then
 authentication (anonymous requests are 401 except for the public probe paths), then
-authorization (:func:`certsmith.apiserver.auth.authorize`, a seam that allows everything
-until RBAC lands).
+authorization (:func:`certsmith.apiserver.auth.authorize`: ``system:masters``, then
+Kubernetes RBAC from the context's policy cache; a denial is kube's 403 word for word).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from certsmith.api.errors import StatusError
-from certsmith.apiserver.auth import RequestAttributes, authorize
+from certsmith.apiserver.auth import RequestAttributes, authorize, forbidden_error
 from certsmith.apiserver.http.body import MAX_BODY_BYTES
 from certsmith.apiserver.http.context import CONTEXT, USER, ApiContext, user_of
 from certsmith.apiserver.http.errors import Handler, error_middleware
@@ -40,12 +40,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             request[USER] = user
     attrs = RequestAttributes.from_request(request.method, request.path, request.query)
     user_info = user_of(request)
-    if request.path.rstrip("/") not in PUBLIC_PATHS and not authorize(user_info, attrs):
-        raise StatusError(
-            403,
-            "Forbidden",
-            f'User "{user_info.username}" cannot {attrs.verb} resource "{attrs.resource}"',
-        )
+    if request.path.rstrip("/") not in PUBLIC_PATHS and not authorize(user_info, attrs, ctx.rbac):
+        raise forbidden_error(user_info, attrs)
     return await handler(request)
 
 

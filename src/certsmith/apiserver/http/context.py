@@ -10,7 +10,9 @@ from typing import Final
 from aiohttp import web
 
 from certsmith.api.meta import UserInfo
+from certsmith.apiserver.approval import ApprovalAuthorizer
 from certsmith.apiserver.openapi import OpenAPIV3
+from certsmith.apiserver.rbac import RuleSource
 from certsmith.apiserver.resources import ResourceRegistry
 from certsmith.apiserver.storage import Store
 
@@ -29,13 +31,17 @@ class ApiContext:
     registry: ResourceRegistry
     server_address: str = "127.0.0.1:6443"
     authenticate: Authenticate | None = None
+    rbac: RuleSource | None = None
+    """The RBAC policy; ``None`` allows only ``system:masters`` (see ``auth.authorize``)."""
     bookmark_interval: float = 60.0
     default_watch_timeout: float = 1800.0
     openapi: OpenAPIV3 = field(init=False)
+    approval: ApprovalAuthorizer = field(init=False)
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.openapi = OpenAPIV3(self.registry)
+        self.approval = ApprovalAuthorizer(self.registry, self.rbac)
 
 
 CONTEXT: Final = web.AppKey("certsmith.context", ApiContext)

@@ -202,7 +202,15 @@ async def write_update(
             new = objects.prepare_status_update(rt, old, candidate)
         else:
             new = objects.prepare_update(rt, old, candidate)
-        warnings = warnings + admission.admit_update(rt.group, rt.plural, old, new, user)
+        warnings = warnings + admission.admit_update(
+            rt.group,
+            rt.plural,
+            old,
+            new,
+            user,
+            subresource=target.subresource,
+            approval=ctx.approval,
+        )
         if objects.should_remove(new):
             if dry_run:
                 return object_response(request, rt, new, warnings=warnings)
