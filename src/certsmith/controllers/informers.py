@@ -1,0 +1,137 @@
+"""The informers the issuer and CertificateRequest controllers share, and their indexes.
+
+What this module decides:
+
+* One informer per resource for the whole manager (the manager starts each once), so a
+  CertificateRequest is cached once however many controllers look at it.
+* Secrets are cached as metadata only (``metadata_only``): the controllers need to know
+  *that* a referenced Secret changed, never its data, which
+  issuers read with a GET when they need it (see :mod:`certsmith.controllers.issuercontext`).
+* Indexes answer the cross-resource questions without scans: which requests use issuer X, which
+  requests name key Secret S (SelfSigned), which issuers use Secret S.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Final
+
+from certsmith.client.protocol import KubeClient
+from certsmith.client.resources import CERTIFICATE_REQUESTS, CLUSTER_ISSUERS, ISSUERS, SECRETS
+from certsmith.controllers.runtime.cache import Indexer, JSONObject
+from certsmith.controllers.runtime.informer import Informer, metadata_only
+from certsmith.controllers.runtime.workqueue import Sleeper
+
+#: CertificateRequests by issuer: ``Issuer/<ns>/<name>`` or ``ClusterIssuer/<name>``.
+BY_ISSUER: Final = "issuer"
+#: CertificateRequests by their SelfSigned key Secret: ``<ns>/<name>``.
+BY_KEY_SECRET: Final = "key-secret"  # noqa: S105 - an index name
+#: Issuers and ClusterIssuers by the Secret they read: ``<ns>/<name>``.
+BY_SECRET: Final = "secret"  # noqa: S105 - an index name
+
+CERT_MANAGER_GROUPS: Final = frozenset({"", "cert-manager.io"})
+PRIVATE_KEY_SECRET_ANNOTATION: Final = "cert-manager.io/private-key-secret-name"  # noqa: S105
+
+
+def issuer_index_value(kind: str, namespace: str | None, name: str) -> str:
+    """The :data:`BY_ISSUER` value of an issuer: kind ``""`` means ``Issuer`` (SPEC §0.1)."""
+    kind = kind or "Issuer"
+    if kind == "Issuer":
+        return f"Issuer/{namespace or ''}/{name}"
+    return f"{kind}/{name}"
+
+
+def requests_by_issuer(obj: JSONObject) -> list[str]:
+    """Indexer: the issuer a request references, for cert-manager's own groups only."""
+    ref = (obj.get("spec") or {}).get("issuerRef") or {}
+    name = ref.get("name")
+    if not name or (ref.get("group") or "") not in CERT_MANAGER_GROUPS:
+        return []
+    namespace = (obj.get("metadata") or {}).get("namespace")
+    return [issuer_index_value(str(ref.get("kind") or ""), namespace, str(name))]
+
+
+def requests_by_key_secret(obj: JSONObject) -> list[str]:
+    """Indexer: the Secret named by ``cert-manager.io/private-key-secret-name``."""
+    meta = obj.get("metadata") or {}
+    secret = (meta.get("annotations") or {}).get(PRIVATE_KEY_SECRET_ANNOTATION)
+    return [f"{meta.get('namespace') or ''}/{secret}"] if secret else []
+
+
+def issuers_by_secret(obj: JSONObject) -> list[str]:
+    """Indexer for Issuers: the CA Secret in the issuer's own namespace."""
+    secret = ((obj.get("spec") or {}).get("ca") or {}).get("secretName")
+    namespace = (obj.get("metadata") or {}).get("namespace") or ""
+    return [f"{namespace}/{secret}"] if secret else []
+
+
+def cluster_issuers_by_secret(cluster_resource_namespace: str) -> Indexer:
+    """Indexer for ClusterIssuers: the CA Secret, which lives in the cluster resource namespace."""
+
+    def index(obj: JSONObject) -> list[str]:
+        secret = ((obj.get("spec") or {}).get("ca") or {}).get("secretName")
+        return [f"{cluster_resource_namespace}/{secret}"] if secret else []
+
+    return index
+
+
+class SharedInformers:
+    """The four informers, created on first use so unused resources are not watched."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        *,
+        cluster_resource_namespace: str,
+        sleep: Sleeper = asyncio.sleep,
+    ) -> None:
+        """Prepare informers over ``client``; nothing runs until the manager starts them."""
+        self._client = client
+        self._crns = cluster_resource_namespace
+        self._sleep = sleep
+        self._requests: Informer | None = None
+        self._issuers: Informer | None = None
+        self._cluster_issuers: Informer | None = None
+        self._secrets: Informer | None = None
+
+    @property
+    def requests(self) -> Informer:
+        """CertificateRequests, indexed :data:`BY_ISSUER` and :data:`BY_KEY_SECRET`."""
+        if self._requests is None:
+            self._requests = Informer(
+                self._client,
+                CERTIFICATE_REQUESTS,
+                indexers={BY_ISSUER: requests_by_issuer, BY_KEY_SECRET: requests_by_key_secret},
+                sleep=self._sleep,
+            )
+        return self._requests
+
+    @property
+    def issuers(self) -> Informer:
+        """Issuers, indexed :data:`BY_SECRET`."""
+        if self._issuers is None:
+            self._issuers = Informer(
+                self._client, ISSUERS, indexers={BY_SECRET: issuers_by_secret}, sleep=self._sleep
+            )
+        return self._issuers
+
+    @property
+    def cluster_issuers(self) -> Informer:
+        """ClusterIssuers, indexed :data:`BY_SECRET` (in the cluster resource namespace)."""
+        if self._cluster_issuers is None:
+            self._cluster_issuers = Informer(
+                self._client,
+                CLUSTER_ISSUERS,
+                indexers={BY_SECRET: cluster_issuers_by_secret(self._crns)},
+                sleep=self._sleep,
+            )
+        return self._cluster_issuers
+
+    @property
+    def secrets(self) -> Informer:
+        """Secrets, metadata only."""
+        if self._secrets is None:
+            self._secrets = Informer(
+                self._client, SECRETS, transform=metadata_only, sleep=self._sleep
+            )
+        return self._secrets
