@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import inspect
 import os
 import signal
 import ssl
@@ -177,17 +178,20 @@ def serve_subprocess(
 
 
 async def eventually_async(
-    probe: Callable[[], Awaitable[object]],
+    probe: Callable[[], Awaitable[object] | object],
     *,
     timeout: float = 5.0,  # noqa: ASYNC109
     interval: float = 0.02,
 ) -> None:
-    """Await ``probe()`` until it is truthy (or stops raising AssertionError), else fail."""
+    """Call (and await) ``probe()`` until it is truthy or stops raising AssertionError."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
         try:
-            if await probe():
+            result = probe()
+            if inspect.isawaitable(result):
+                result = await result
+            if result:
                 return
             failure: BaseException | None = None
         except AssertionError as exc:
