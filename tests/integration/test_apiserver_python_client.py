@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 from kubernetes import config, watch
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from certsmith.apiserver.server import ApiServer
 from tests.servertools import eventually_async, running_server
@@ -32,7 +32,9 @@ async def server(tmp_path: Path) -> AsyncIterator[ApiServer]:
 
 @pytest.fixture
 async def api(server: ApiServer) -> AsyncIterator[k8s.ApiClient]:
-    api_client = config.new_client_from_config(config_file=str(server.kubeconfig_path))
+    api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=str(server.kubeconfig_path)
+    )
     try:
         yield api_client
     finally:
@@ -58,6 +60,11 @@ def create_certificate(api: k8s.ApiClient, name: str, namespace: str = "default"
     )
 
 
+async def call(fn: Callable[..., object], *args: Any, **kwargs: Any) -> Any:
+    """Run one blocking client call in a thread; its result is left untyped for the asserts."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
 async def error_status(call: Callable[[], object]) -> int | None:
     """The HTTP status ``call`` fails with (``None`` if it succeeds).
 
@@ -77,13 +84,13 @@ async def error_status(call: Callable[[], object]) -> int | None:
 
 async def test_custom_objects_create_get_and_list(api: k8s.ApiClient) -> None:
     custom = k8s.CustomObjectsApi(api)
-    created = await asyncio.to_thread(create_certificate, api, "demo")
+    created = await call(create_certificate, api, "demo")
     assert created["metadata"]["generation"] == 1
-    got = await asyncio.to_thread(
+    got = await call(
         custom.get_namespaced_custom_object, GROUP, VERSION, "default", "certificates", "demo"
     )
     assert got["metadata"]["uid"] == created["metadata"]["uid"]
-    listed = await asyncio.to_thread(
+    listed = await call(
         custom.list_namespaced_custom_object, GROUP, VERSION, "default", "certificates"
     )
     assert [i["metadata"]["name"] for i in listed["items"]] == ["demo"]
@@ -91,8 +98,8 @@ async def test_custom_objects_create_get_and_list(api: k8s.ApiClient) -> None:
 
 async def test_custom_object_patch_is_a_merge_patch_by_default(api: k8s.ApiClient) -> None:
     custom = k8s.CustomObjectsApi(api)
-    await asyncio.to_thread(create_certificate, api, "demo")
-    patched = await asyncio.to_thread(
+    await call(create_certificate, api, "demo")
+    patched = await call(
         custom.patch_namespaced_custom_object,
         GROUP,
         VERSION,
@@ -110,7 +117,7 @@ async def test_custom_object_json_patch_needs_the_explicit_content_type(
     api: k8s.ApiClient,
 ) -> None:
     custom = k8s.CustomObjectsApi(api)
-    await asyncio.to_thread(create_certificate, api, "demo")
+    await call(create_certificate, api, "demo")
     ops = [{"op": "replace", "path": "/spec/secretName", "value": "by-json-patch"}]
 
     def as_sent_by_default() -> None:
@@ -119,7 +126,7 @@ async def test_custom_object_json_patch_needs_the_explicit_content_type(
         )
 
     assert await error_status(as_sent_by_default) == 422
-    patched = await asyncio.to_thread(
+    patched = await call(
         lambda: custom.patch_namespaced_custom_object(
             GROUP,
             VERSION,
@@ -135,9 +142,9 @@ async def test_custom_object_json_patch_needs_the_explicit_content_type(
 
 async def test_custom_object_status_patch_writes_only_status(api: k8s.ApiClient) -> None:
     custom = k8s.CustomObjectsApi(api)
-    await asyncio.to_thread(create_certificate, api, "demo")
+    await call(create_certificate, api, "demo")
     condition = {"type": "Ready", "status": "True", "reason": "Ready", "message": "ok"}
-    patched = await asyncio.to_thread(
+    patched = await call(
         custom.patch_namespaced_custom_object_status,
         GROUP,
         VERSION,
@@ -153,8 +160,8 @@ async def test_custom_object_status_patch_writes_only_status(api: k8s.ApiClient)
 
 async def test_custom_object_delete_then_get_is_404(api: k8s.ApiClient) -> None:
     custom = k8s.CustomObjectsApi(api)
-    await asyncio.to_thread(create_certificate, api, "demo")
-    await asyncio.to_thread(
+    await call(create_certificate, api, "demo")
+    await call(
         custom.delete_namespaced_custom_object, GROUP, VERSION, "default", "certificates", "demo"
     )
     status = await error_status(
@@ -167,12 +174,10 @@ async def test_custom_object_delete_then_get_is_404(api: k8s.ApiClient) -> None:
 
 async def test_list_cluster_custom_object_spans_namespaces(api: k8s.ApiClient) -> None:
     core = k8s.CoreV1Api(api)
-    await asyncio.to_thread(
-        core.create_namespace, k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name="other"))
-    )
-    await asyncio.to_thread(create_certificate, api, "a", "default")
-    await asyncio.to_thread(create_certificate, api, "b", "other")
-    listed = await asyncio.to_thread(
+    await call(core.create_namespace, k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name="other")))
+    await call(create_certificate, api, "a", "default")
+    await call(create_certificate, api, "b", "other")
+    listed = await call(
         k8s.CustomObjectsApi(api).list_cluster_custom_object, GROUP, VERSION, "certificates"
     )
     found = {(i["metadata"]["namespace"], i["metadata"]["name"]) for i in listed["items"]}
@@ -185,9 +190,9 @@ async def test_watch_stream_sees_added_modified_and_deleted(api: k8s.ApiClient) 
     done = threading.Event()
 
     def follow() -> None:
-        stream = watch.Watch()
+        stream = watch.Watch()  # type: ignore[no-untyped-call]
         try:
-            for event in stream.stream(
+            for event in stream.stream(  # type: ignore[no-untyped-call]
                 custom.list_namespaced_custom_object,
                 GROUP,
                 VERSION,
@@ -199,13 +204,13 @@ async def test_watch_stream_sees_added_modified_and_deleted(api: k8s.ApiClient) 
                 if event["type"] == "DELETED" or done.is_set():
                     break
         finally:
-            stream.stop()
+            stream.stop()  # type: ignore[no-untyped-call]
 
     watcher = asyncio.create_task(asyncio.to_thread(follow))
     try:
-        await asyncio.to_thread(create_certificate, api, "watched")
+        await call(create_certificate, api, "watched")
         await eventually_async(lambda: ("ADDED", "watched") in seen)
-        await asyncio.to_thread(
+        await call(
             custom.patch_namespaced_custom_object,
             GROUP,
             VERSION,
@@ -214,7 +219,7 @@ async def test_watch_stream_sees_added_modified_and_deleted(api: k8s.ApiClient) 
             "watched",
             {"metadata": {"labels": {"x": "1"}}},
         )
-        await asyncio.to_thread(
+        await call(
             custom.delete_namespaced_custom_object,
             GROUP,
             VERSION,
@@ -236,12 +241,12 @@ async def test_core_secret_create_read_and_strategic_patch(api: k8s.ApiClient) -
         metadata=k8s.V1ObjectMeta(name="s1", labels={"app": "x"}),
         string_data={"user": "admin"},
     )
-    created = await asyncio.to_thread(core.create_namespaced_secret, "default", body)
+    created = await call(core.create_namespaced_secret, "default", body)
     assert created.type == "Opaque"
     assert created.data == {"user": "YWRtaW4="}
-    read = await asyncio.to_thread(core.read_namespaced_secret, "s1", "default")
+    read = await call(core.read_namespaced_secret, "s1", "default")
     assert read.metadata.uid == created.metadata.uid
-    patched = await asyncio.to_thread(
+    patched = await call(
         core.patch_namespaced_secret,
         "s1",
         "default",
@@ -257,17 +262,15 @@ async def test_delete_collection_of_secrets_honours_the_label_selector(
     core = k8s.CoreV1Api(api)
     for name, app in (("a", "gone"), ("b", "gone"), ("c", "kept")):
         secret = k8s.V1Secret(metadata=k8s.V1ObjectMeta(name=name, labels={"app": app}))
-        await asyncio.to_thread(core.create_namespaced_secret, "default", secret)
-    await asyncio.to_thread(
-        core.delete_collection_namespaced_secret, "default", label_selector="app=gone"
-    )
-    left = await asyncio.to_thread(core.list_namespaced_secret, "default")
+        await call(core.create_namespaced_secret, "default", secret)
+    await call(core.delete_collection_namespaced_secret, "default", label_selector="app=gone")
+    left = await call(core.list_namespaced_secret, "default")
     assert [s.metadata.name for s in left.items] == ["c"]
 
 
 async def test_create_namespace_sets_phase_and_name_label(api: k8s.ApiClient) -> None:
     core = k8s.CoreV1Api(api)
-    ns = await asyncio.to_thread(
+    ns = await call(
         core.create_namespace, k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name="team-a"))
     )
     assert ns.status.phase == "Active"
@@ -286,8 +289,8 @@ async def test_events_are_listed_by_involved_object_name(api: k8s.ApiClient) -> 
             message="hello",
             type="Normal",
         )
-        await asyncio.to_thread(core.create_namespaced_event, "default", event)
-    listed = await asyncio.to_thread(
+        await call(core.create_namespaced_event, "default", event)
+    listed = await call(
         core.list_namespaced_event, "default", field_selector="involvedObject.name=demo"
     )
     assert [e.metadata.name for e in listed.items] == ["e1"]
@@ -299,17 +302,15 @@ async def test_lease_replace_with_a_stale_resource_version_is_409(api: k8s.ApiCl
         metadata=k8s.V1ObjectMeta(name="leader"),
         spec=k8s.V1LeaseSpec(holder_identity="a", lease_duration_seconds=15),
     )
-    created = await asyncio.to_thread(coordination.create_namespaced_lease, "default", lease)
+    created = await call(coordination.create_namespaced_lease, "default", lease)
     created.spec.holder_identity = "a"
     created.spec.lease_transitions = 1
-    renewed = await asyncio.to_thread(
-        coordination.replace_namespaced_lease, "leader", "default", created
-    )
+    renewed = await call(coordination.replace_namespaced_lease, "leader", "default", created)
     assert renewed.metadata.resource_version != created.metadata.resource_version
     created.spec.holder_identity = "b"  # still carries the first resourceVersion
     status = await error_status(
         lambda: coordination.replace_namespaced_lease("leader", "default", created)
     )
     assert status == 409
-    current = await asyncio.to_thread(coordination.read_namespaced_lease, "leader", "default")
+    current = await call(coordination.read_namespaced_lease, "leader", "default")
     assert current.spec.holder_identity == "a"
