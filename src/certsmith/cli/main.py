@@ -7,7 +7,8 @@ import sys
 from collections.abc import Sequence
 
 from certsmith import __version__
-from certsmith.cli import kubeconfig, serve
+from certsmith.cli import controller, kubeconfig, serve
+from certsmith.cli.commands import approve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve.add_parser(subparsers)
     kubeconfig.add_parser(subparsers)
+    controller.add_parser(subparsers)
+    approve.add_parsers(subparsers)
     return parser
 
 

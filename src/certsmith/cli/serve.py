@@ -1,7 +1,9 @@
 """``certsmith serve``: run the embedded API server until SIGTERM/SIGINT.
 
 It prints exactly one line once the server answers (``export KUBECONFIG=...``), so scripts
-and users know when kubectl can be used; shutdown closes the listener and then the store.
+and users know when kubectl can be used. The controllers run in the same process (see
+:mod:`certsmith.app`) unless ``--controllers=none``; shutdown stops them first, then closes the
+listener and the store.
 """
 
 from __future__ import annotations
@@ -14,6 +16,14 @@ import sys
 from pathlib import Path
 
 from certsmith.apiserver.server import ApiServer
+from certsmith.app import (
+    DEFAULT_APPROVE_SIGNER_NAMES,
+    DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
+    DEFAULT_CONTROLLERS,
+    StartupError,
+    run_serve,
+)
+from certsmith.util.log import configure as configure_logging
 
 DEFAULT_LISTEN = "127.0.0.1:6443"
 
@@ -41,32 +51,77 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="HOST:PORT",
         help=f"address to serve HTTPS on (default {DEFAULT_LISTEN})",
     )
+    add_controller_arguments(parser)
     parser.set_defaults(func=run)
 
 
-async def serve(data_dir: Path, host: str, port: int) -> int:
-    """Run a server until a termination signal arrives; returns the exit code."""
-    server = ApiServer(data_dir, host, port)
+def add_controller_arguments(parser: argparse.ArgumentParser) -> None:
+    """The controller flags ``serve`` and ``controller`` share (cert-manager's names)."""
+    parser.add_argument(
+        "--controllers",
+        default=DEFAULT_CONTROLLERS,
+        metavar="LIST",
+        help="controllers to run, cert-manager syntax: '*' (all), '*,-NAME', 'A,B' or 'none' "
+        f"(default {DEFAULT_CONTROLLERS!r})",
+    )
+    parser.add_argument(
+        "--cluster-resource-namespace",
+        default=DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
+        metavar="NS",
+        help="namespace of the Secrets ClusterIssuers use "
+        f"(default {DEFAULT_CLUSTER_RESOURCE_NAMESPACE})",
+    )
+    parser.add_argument(
+        "--approve-signer-names",
+        type=parse_signer_names,
+        default=DEFAULT_APPROVE_SIGNER_NAMES,
+        metavar="NAMES",
+        help="comma-separated signers the built-in approver approves; '' approves every "
+        f"signer (default {','.join(DEFAULT_APPROVE_SIGNER_NAMES)})",
+    )
+
+
+def parse_signer_names(value: str) -> tuple[str, ...]:
+    """Split a comma-separated signer list; an empty value means every signer."""
+    return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
+async def serve(args: argparse.Namespace) -> int:
+    """Run server and controllers until a termination signal arrives; returns the exit code."""
+    host, port = args.listen
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+
+    def ready(server: ApiServer) -> None:
+        print(f"export KUBECONFIG={server.kubeconfig_path.resolve()}", flush=True)
+
     try:
-        await server.start()
-    except OSError as exc:
-        print(f"certsmith serve: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
-        await server.stop()
+        await run_serve(
+            args.data_dir,
+            host,
+            port,
+            controllers=args.controllers,
+            cluster_resource_namespace=args.cluster_resource_namespace,
+            approve_signer_names=args.approve_signer_names,
+            stop=stop,
+            on_ready=ready,
+        )
+    except StartupError as exc:
+        print(f"certsmith serve: {exc}", file=sys.stderr)
         return 1
-    print(f"export KUBECONFIG={server.kubeconfig_path.resolve()}", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await server.stop()
     return 0
+
+
+def setup_logging() -> None:
+    """Redacting INFO logs, without a line per HTTP request (``--v`` style noise in kube)."""
+    configure_logging()
+    for noisy in ("httpx", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``certsmith serve``."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    host, port = args.listen
-    return asyncio.run(serve(args.data_dir, host, port))
+    setup_logging()
+    return asyncio.run(serve(args))

@@ -1,0 +1,290 @@
+"""Composition root: the API server, the controllers, or both, wired into one process.
+
+What this module decides, and why:
+
+* ``certsmith serve`` runs the embedded API server *and* the controllers in one process, but the
+  controllers still talk to the server over HTTPS through :class:`HttpKubeClient`, with the
+  controller identity the server minted (``<data-dir>/controller.kubeconfig``). Standalone and
+  cluster mode are therefore one code path: whatever works here works against a real cluster,
+  and RBAC/admission apply to the controllers exactly as they would there.
+* Start-up order: server first (controllers need an answering API), then controllers.
+  Shut-down order is the reverse, so in-flight reconciles can still write their status.
+* ``certsmith controller`` runs the same controllers against any Kubernetes API, optionally
+  behind leader election on a Lease; losing the lease ends the process (as client-go programs
+  do) instead of rejoining with stale caches.
+* This is the only module (with ``cli/``) that sees both ``apiserver`` and ``controllers``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from certsmith.api.errors import CertsmithError
+from certsmith.apiserver.server import ApiServer
+from certsmith.client.errors import ConfigError
+from certsmith.client.http import HttpKubeClient
+from certsmith.client.protocol import KubeClient
+from certsmith.client.resources import ResourceRef
+from certsmith.controllers.approver import (
+    DEFAULT_APPROVE_SIGNER_NAMES as DEFAULT_APPROVE_SIGNER_NAMES,
+)
+from certsmith.controllers.runtime.leader import (
+    LEASE_DURATION,
+    RENEW_DEADLINE,
+    RETRY_PERIOD,
+    LeaderElector,
+)
+from certsmith.controllers.runtime.manager import Manager
+from certsmith.controllers.setup import (
+    DEFAULT_CLUSTER_RESOURCE_NAMESPACE as DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
+)
+from certsmith.controllers.setup import (
+    ControllerOptions,
+    available_controllers,
+    build_manager,
+    parse_controllers,
+)
+from certsmith.issuers import registry
+from certsmith.util.clock import SystemClock
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONTROLLERS: Final = "*"
+DEFAULT_LEASE_NAME: Final = "certsmith-controller"
+"""Not cert-manager's ``cert-manager-controller``: certsmith must not fight a real cert-manager."""
+DEFAULT_LEASE_NAMESPACE: Final = "kube-system"
+
+CONTROLLER_ROLE: Final = "certsmith:controller"
+_CLUSTER_ROLES: Final = ResourceRef("rbac.authorization.k8s.io", "v1", "clusterroles", False)
+
+
+class StartupError(CertsmithError):
+    """The process cannot start: a port is taken, a kubeconfig is unusable, a flag is wrong."""
+
+
+@dataclass(frozen=True)
+class LeaderElection:
+    """Leader election settings (client-go's names and defaults)."""
+
+    namespace: str = DEFAULT_LEASE_NAMESPACE
+    name: str = DEFAULT_LEASE_NAME
+    lease_duration: float = LEASE_DURATION
+    renew_deadline: float = RENEW_DEADLINE
+    retry_period: float = RETRY_PERIOD
+    identity: str = field(default_factory=lambda: f"{socket.gethostname()}_{uuid.uuid4()}")
+
+    def __post_init__(self) -> None:
+        if not 0 < self.retry_period < self.renew_deadline < self.lease_duration:
+            raise ValueError(
+                "leader election needs 0 < retry period < renew deadline < lease duration, got "
+                f"{self.retry_period:g}s / {self.renew_deadline:g}s / {self.lease_duration:g}s"
+            )
+
+
+def controller_options(
+    controllers: str = DEFAULT_CONTROLLERS,
+    *,
+    cluster_resource_namespace: str = DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
+    approve_signer_names: Sequence[str] = DEFAULT_APPROVE_SIGNER_NAMES,
+) -> ControllerOptions | None:
+    """The controllers' options from command-line values, or ``None`` for ``--controllers=none``.
+
+    The selection is checked here, before anything starts, so a typo fails fast.
+
+    Raises:
+        StartupError: the ``--controllers`` value names an unknown controller or is malformed.
+    """
+    try:
+        enabled = parse_controllers(controllers, available_controllers(registry.load()))
+    except ValueError as exc:
+        raise StartupError(f"--controllers: {exc}") from exc
+    if not enabled:
+        return None
+    return ControllerOptions(
+        controllers=controllers,
+        cluster_resource_namespace=cluster_resource_namespace,
+        approve_signer_names=tuple(approve_signer_names),
+    )
+
+
+async def _run_manager(manager: Manager, stop: asyncio.Event) -> None:
+    """Run ``manager`` until ``stop`` is set; the manager then shuts down gracefully."""
+    runner = asyncio.ensure_future(manager.run())
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((runner, stopper), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        manager.stop()
+        stopper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stopper
+        await runner  # re-raises a manager failure
+
+
+async def _grant_approval(client: KubeClient, signer_names: Sequence[str]) -> None:
+    """Give the controller identity ``approve`` on ``signer_names`` (empty: on every signer).
+
+    The server bootstraps cert-manager's Helm default; this replaces that one rule, as the Helm
+    value ``approveSignerNames`` does. It runs at every start because the server re-asserts its
+    bootstrap policy at start.
+    """
+    role = await client.get(_CLUSTER_ROLES, None, CONTROLLER_ROLE)
+    wanted: dict[str, object] = {
+        "apiGroups": ["cert-manager.io"],
+        "resources": ["signers"],
+        "verbs": ["approve"],
+    }
+    if signer_names:
+        wanted["resourceNames"] = list(signer_names)
+    rules = [r for r in role.get("rules") or [] if "signers" not in (r.get("resources") or [])]
+    role["rules"] = [*rules, wanted]
+    await client.replace(_CLUSTER_ROLES, None, CONTROLLER_ROLE, role)
+
+
+async def run_serve(
+    data_dir: Path,
+    host: str,
+    port: int,
+    *,
+    controllers: str = DEFAULT_CONTROLLERS,
+    cluster_resource_namespace: str = DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
+    approve_signer_names: Sequence[str] = DEFAULT_APPROVE_SIGNER_NAMES,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[ApiServer], None] | None = None,
+) -> None:
+    """Run the embedded API server and, unless disabled, the controllers until ``stop``.
+
+    Args:
+        data_dir: the server's state directory.
+        host: the address to listen on.
+        port: the port (0 picks a free one).
+        controllers: cert-manager's ``--controllers`` syntax; ``none`` serves the API alone.
+        cluster_resource_namespace: where ClusterIssuers' Secrets live.
+        approve_signer_names: signers the built-in approver may approve (empty: all).
+        stop: set it to shut down; ``None`` runs until cancelled.
+        on_ready: called once the server answers (and before the controllers start).
+
+    Raises:
+        StartupError: the controllers' settings are wrong or the listener cannot bind.
+        Exception: a controller failure that ended the manager.
+    """
+    options = controller_options(controllers, cluster_resource_namespace=cluster_resource_namespace)
+    stop = stop or asyncio.Event()
+    server = ApiServer(data_dir, host, port)
+    try:
+        try:
+            await server.start()
+        except OSError as exc:
+            raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        if on_ready is not None:
+            on_ready(server)
+        if options is None:
+            log.info("controllers disabled (--controllers=none); serving the API only")
+            await stop.wait()
+            return
+        if tuple(approve_signer_names) != DEFAULT_APPROVE_SIGNER_NAMES:
+            async with HttpKubeClient.from_kubeconfig(server.kubeconfig_path) as admin:
+                await _grant_approval(admin, approve_signer_names)
+        async with HttpKubeClient.from_kubeconfig(server.controller_kubeconfig_path) as client:
+            await _run_manager(build_manager(client, options=options), stop)
+    finally:
+        await server.stop()
+
+
+def controller_client(kubeconfig: Path | None) -> HttpKubeClient:
+    """A client from ``kubeconfig``, or from the pod's service account when it is ``None``.
+
+    Raises:
+        StartupError: no kubeconfig and not in a cluster, or the configuration is unusable.
+    """
+    if kubeconfig is None:
+        if not os.environ.get("KUBERNETES_SERVICE_HOST"):
+            raise StartupError(
+                "no --kubeconfig given and not running in a cluster (KUBERNETES_SERVICE_HOST is "
+                "unset); pass --kubeconfig FILE"
+            )
+        try:
+            return HttpKubeClient.in_cluster()
+        except ConfigError as exc:
+            raise StartupError(f"in-cluster configuration: {exc}") from exc
+    try:
+        return HttpKubeClient.from_kubeconfig(kubeconfig)
+    except ConfigError as exc:
+        raise StartupError(str(exc)) from exc
+
+
+async def run_controller(
+    kubeconfig: Path | None,
+    *,
+    controllers: str = DEFAULT_CONTROLLERS,
+    cluster_resource_namespace: str = DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
+    approve_signer_names: Sequence[str] = DEFAULT_APPROVE_SIGNER_NAMES,
+    leader_election: LeaderElection | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run the controllers against a Kubernetes API until ``stop``.
+
+    Args:
+        kubeconfig: a kubeconfig file; ``None`` uses the in-cluster service account.
+        controllers: cert-manager's ``--controllers`` syntax.
+        cluster_resource_namespace: where ClusterIssuers' Secrets live.
+        approve_signer_names: signers the built-in approver approves (empty: all); the
+            cluster's RBAC must grant ``approve`` on them.
+        leader_election: run only while holding this Lease; ``None`` runs unconditionally.
+        stop: set it to shut down; ``None`` runs until cancelled.
+
+    Raises:
+        StartupError: bad settings, no usable cluster configuration, or ``--controllers=none``.
+        LeadershipLostError: the lease could not be renewed; the controllers were stopped.
+    """
+    options = controller_options(
+        controllers,
+        cluster_resource_namespace=cluster_resource_namespace,
+        approve_signer_names=approve_signer_names,
+    )
+    if options is None:
+        raise StartupError("--controllers=none leaves nothing to run")
+    stop = stop or asyncio.Event()
+    async with controller_client(kubeconfig) as client:
+        manager = build_manager(client, options=options)
+        if leader_election is None:
+            await _run_manager(manager, stop)
+            return
+        elector = LeaderElector(
+            client,
+            namespace=leader_election.namespace,
+            name=leader_election.name,
+            identity=leader_election.identity,
+            clock=SystemClock(),
+            lease_duration=leader_election.lease_duration,
+            renew_deadline=leader_election.renew_deadline,
+            retry_period=leader_election.retry_period,
+        )
+        log.info(
+            "waiting to acquire lease %s/%s as %s",
+            leader_election.namespace,
+            leader_election.name,
+            leader_election.identity,
+        )
+        election = asyncio.ensure_future(elector.run(lambda: _run_manager(manager, stop)))
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait((election, stopper), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            if not election.done() and not elector.is_leader:
+                # Still waiting for the lease: nothing runs that needs a graceful stop.
+                election.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await election
+            with contextlib.suppress(asyncio.CancelledError):
+                await stopper

@@ -1,0 +1,1 @@
+"""cmctl-style commands that act on cert-manager resources through a kubeconfig, like kubectl."""
