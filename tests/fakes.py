@@ -8,6 +8,7 @@ issuer unit tests need only the same three answers, so a plain class stands in f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import datetime as dt
 import heapq
@@ -508,3 +509,150 @@ def _merge(target: Any, patch: Any) -> Any:
         else:
             target[k] = _merge(target.get(k), v)
     return target
+
+
+# -- controllers: a recording client and a one-reconcile harness --------------------------------
+
+WRITE_VERBS = frozenset({"create", "replace", "replace_status", "patch", "patch_status", "delete"})
+
+
+@dataclass(frozen=True)
+class Write:
+    """One write a controller made: verb, resource plural, namespace, name and body."""
+
+    verb: str
+    plural: str
+    namespace: str | None
+    name: str
+    body: Any
+    result: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def target(self) -> tuple[str, str, str | None, str]:
+        """The write without its body, for exact-set assertions."""
+        return (self.verb, self.plural, self.namespace, self.name)
+
+
+class RecordingClient:
+    """A ``KubeClient`` wrapper that records every write and passes everything through."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.writes: list[Write] = []
+
+    def __getattr__(self, verb: str) -> Any:
+        attr = getattr(self.inner, verb)
+        if verb not in WRITE_VERBS:
+            return attr
+
+        async def call(resource: ResourceRef, namespace: str | None, *args: Any, **kw: Any) -> Any:
+            if verb == "create":
+                body = args[0]
+                name = str((body.get("metadata") or {}).get("name") or "")
+            else:
+                name = args[0]
+                body = args[1] if len(args) > 1 else None
+            result = await attr(resource, namespace, *args, **kw)
+            self.writes.append(
+                Write(verb, resource.plural, namespace, name, copy.deepcopy(body), result)
+            )
+            return result
+
+        return call
+
+    def take(self) -> list[Write]:
+        """The writes since the last ``take``."""
+        writes, self.writes = self.writes, []
+        return writes
+
+
+class ControllerHarness:
+    """The selected controllers over a real (or fake) client, driven one reconcile at a time.
+
+    ``start`` runs the informers only (no workers), so a test seeds objects, calls
+    :meth:`reconcile` once and asserts the writes it made (:attr:`client` records them) and the
+    resulting objects. Every write, the test's and the controller's, is waited for in the caches
+    before the next step, so a reconcile never sees a stale cache.
+    """
+
+    def __init__(self, raw: Any, *, options: Any) -> None:
+        from certsmith.controllers.setup import build_controllers
+
+        self.raw = raw
+        self.client = RecordingClient(raw)
+        self.controllers = {c.name: c for c in build_controllers(self.client, options=options)}
+        self.informers = {
+            inf.resource.plural: inf for c in self.controllers.values() for inf in c.informers
+        }
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def __aenter__(self) -> ControllerHarness:
+        for informer in self.informers.values():
+            self._tasks.append(asyncio.create_task(informer.run()))
+        await asyncio.wait_for(
+            asyncio.gather(*(i.wait_synced() for i in self.informers.values())), 10
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def wait_cached(self, stored: dict[str, Any], *, plural: str) -> None:
+        """Wait until the informer of ``plural`` (if any) holds ``stored`` or something newer."""
+        informer = self.informers.get(plural)
+        if informer is None:
+            return
+        meta = stored.get("metadata") or {}
+        want = int(meta.get("resourceVersion") or 0)
+
+        def cached() -> bool:
+            obj = informer.cache.get(meta.get("namespace"), meta["name"])
+            return obj is not None and int(obj["metadata"]["resourceVersion"]) >= want
+
+        await eventually(cached, timeout=10)
+
+    async def wait_deleted(self, plural: str, namespace: str | None, name: str) -> None:
+        informer = self.informers.get(plural)
+        if informer is not None:
+            await eventually(lambda: informer.cache.get(namespace, name) is None, timeout=10)
+
+    async def apply(self, resource: ResourceRef, obj: Any) -> dict[str, Any]:
+        """Create ``obj`` (a model or dict) with the raw client, then its status if it has one."""
+        body = obj if isinstance(obj, dict) else obj.to_dict()
+        body = copy.deepcopy(body)
+        status = body.pop("status", None)
+        namespace = (body.get("metadata") or {}).get("namespace") if resource.namespaced else None
+        stored = await self.raw.create(resource, namespace, body)
+        if status:
+            stored["status"] = status
+            stored = await self.raw.replace_status(
+                resource, namespace, stored["metadata"]["name"], stored
+            )
+        await self.wait_cached(stored, plural=resource.plural)
+        return dict(stored)
+
+    async def set_status(
+        self, resource: ResourceRef, namespace: str | None, name: str, status: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Replace an object's status with the raw client and wait for the caches."""
+        current = await self.raw.get(resource, namespace, name)
+        current["status"] = status
+        stored = await self.raw.replace_status(resource, namespace, name, current)
+        await self.wait_cached(stored, plural=resource.plural)
+        return dict(stored)
+
+    async def reconcile(self, controller: str, namespace: str | None, name: str) -> Any:
+        """Run one reconcile of ``controller``; wait for its writes to reach the caches."""
+        from certsmith.controllers.runtime.cache import ObjectKey
+
+        self.client.take()
+        try:
+            return await self.controllers[controller].reconcile(ObjectKey(namespace, name))
+        finally:
+            for write in self.client.writes:
+                if isinstance(write.result, dict) and write.plural != "events":
+                    await self.wait_cached(write.result, plural=write.plural)
