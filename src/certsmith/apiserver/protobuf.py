@@ -1,5 +1,7 @@
 """Decode Kubernetes protobuf request bodies for v1 Secret, ConfigMap and Namespace.
 
+Also the SelfSubjectAccessReview ``kubectl auth can-i`` sends, the same way.
+
 Imperative ``kubectl create secret|configmap|namespace`` sends
 ``application/vnd.kubernetes.protobuf`` bodies and has no JSON fallback (K8S-API §1.2, §4.14), so
 the server must read them. Only those three kinds are needed; a hand-written wire-format reader
@@ -226,10 +228,56 @@ def _decode_namespace(data: bytes) -> JSONObject:
     return obj
 
 
+_RESOURCE_ATTRIBUTES: Final = {
+    1: "namespace",
+    2: "verb",
+    3: "group",
+    4: "version",
+    5: "resource",
+    6: "subresource",
+    7: "name",
+}
+_NON_RESOURCE_ATTRIBUTES: Final = {1: "path", 2: "verb"}
+
+
+def _strings_message(data: bytes, names: dict[int, str]) -> JSONObject:
+    out: JSONObject = {}
+    for number, _, value in iter_fields(data):
+        name = names.get(number)
+        if name is not None and _string(value):
+            out[name] = _string(value)
+    return out
+
+
+def _decode_self_subject_access_review(data: bytes) -> JSONObject:
+    # kubectl auth can-i sends this kind as protobuf too (selectors, fields 8-9, are ignored).
+    obj: JSONObject = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "metadata": {},
+        "spec": {},
+    }
+    for number, _, value in iter_fields(data):
+        if number == 1:
+            obj["metadata"] = decode_object_meta(_bytes(value))
+        elif number == 2:
+            for sub, _, attrs in iter_fields(_bytes(value)):
+                if sub == 1:
+                    obj["spec"]["resourceAttributes"] = _strings_message(
+                        _bytes(attrs), _RESOURCE_ATTRIBUTES
+                    )
+                elif sub == 2:
+                    obj["spec"]["nonResourceAttributes"] = _strings_message(
+                        _bytes(attrs), _NON_RESOURCE_ATTRIBUTES
+                    )
+    return obj
+
+
 _DECODERS: Final[dict[tuple[str, str], Callable[[bytes], JSONObject]]] = {
     ("v1", "Secret"): _decode_secret,
     ("v1", "ConfigMap"): _decode_configmap,
     ("v1", "Namespace"): _decode_namespace,
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): _decode_self_subject_access_review,
 }
 
 
@@ -247,7 +295,7 @@ def decode(body: bytes) -> JSONObject:
 
     Raises:
         StatusError: 400 BadRequest for a malformed body; 415 UnsupportedMediaType for kinds
-            other than v1 Secret, ConfigMap and Namespace.
+            other than v1 Secret, ConfigMap, Namespace and SelfSubjectAccessReview.
     """
     if not body.startswith(MAGIC):
         raise StatusError(

@@ -14,7 +14,7 @@ from typing import Final
 from aiohttp import web
 
 from certsmith.apiserver import discovery
-from certsmith.apiserver.http import handlers
+from certsmith.apiserver.http import handlers, reviews
 from certsmith.apiserver.http.context import context_of
 from certsmith.apiserver.http.errors import json_response, method_not_allowed, not_found_path
 from certsmith.apiserver.http.params import flag
@@ -115,6 +115,8 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
             if doc is None:
                 raise not_found_path()
             return json_response(doc)
+        if path == reviews.PATH and method == "POST":
+            return await reviews.self_subject_access_review(request)
         if len(parts) > 3:
             if not registry.resources(parts[1], parts[2]):
                 raise not_found_path()
