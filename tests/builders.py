@@ -333,3 +333,14 @@ def make_ca_secret(
     if ca_pem is not None:
         data["ca.crt"] = ca_pem
     return make_secret(name, namespace=namespace, data=data)
+
+
+def private_key_pem(key: Any) -> bytes:
+    """A private key as unencrypted PKCS#8 PEM (for ``tls.key``)."""
+    return bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )

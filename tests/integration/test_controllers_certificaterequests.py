@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from certsmith.api.certmanager import AnyIssuer, CertificateRequest
 from certsmith.api.conditions import ConditionStatus, ConditionType
@@ -35,7 +34,13 @@ from certsmith.issuers.base import Issued, IssuerContext, IssuerReady, SignPendi
 from certsmith.issuers.registry import build
 from certsmith.issuers.selfsigned import SelfSignedIssuer
 from certsmith.util.clock import FakeClock
-from tests.builders import cached_ec_key, make_ca_secret, make_cert_request, make_issuer
+from tests.builders import (
+    cached_ec_key,
+    make_ca_secret,
+    make_cert_request,
+    make_issuer,
+    private_key_pem,
+)
 from tests.fakes import ControllerHarness, Write
 from tests.pkitools import make_intermediate, make_root, pem
 from tests.servertools import running_server
@@ -81,16 +86,6 @@ def ready_issuer_status() -> dict[str, Any]:
     }
 
 
-def key_pem(key: Any) -> bytes:
-    return bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-
-
 @pytest.fixture
 async def raw(tmp_path: Path) -> AsyncIterator[HttpKubeClient]:
     async with running_server(tmp_path / "data") as server:
@@ -129,7 +124,7 @@ async def seed_ca(
         await h.apply(
             SECRETS,
             make_ca_secret(
-                namespace=secret_ns, chain_pem=chain or pem(root), key_pem=key_pem(root_key)
+                namespace=secret_ns, chain_pem=chain or pem(root), key_pem=private_key_pem(root_key)
             ),
         )
     issuer: AnyIssuer = make_issuer(name, namespace=namespace, cluster=cluster)
@@ -147,7 +142,7 @@ async def seed_selfsigned(h: ControllerHarness, *, with_key: bool = True) -> Non
         await h.apply(
             SECRETS,
             make_ca_secret(
-                "ss-key", namespace="ns", chain_pem=b"", key_pem=key_pem(cached_ec_key())
+                "ss-key", namespace="ns", chain_pem=b"", key_pem=private_key_pem(cached_ec_key())
             ),
         )
 
@@ -484,7 +479,9 @@ async def test_ca_chain_omits_the_root_and_reports_it_as_ca(harness: ControllerH
     inter, inter_key = make_intermediate("intermediate", root, root_key)
     await harness.apply(
         SECRETS,
-        make_ca_secret(namespace="ns", chain_pem=pem(inter, root), key_pem=key_pem(inter_key)),
+        make_ca_secret(
+            namespace="ns", chain_pem=pem(inter, root), key_pem=private_key_pem(inter_key)
+        ),
     )
     body = make_issuer("ca", namespace="ns").to_dict()
     body["status"] = ready_issuer_status()
@@ -505,7 +502,8 @@ async def test_ca_chain_with_only_an_intermediate_reports_it_as_ca(
     root, root_key = make_root()
     inter, inter_key = make_intermediate("intermediate", root, root_key)
     await harness.apply(
-        SECRETS, make_ca_secret(namespace="ns", chain_pem=pem(inter), key_pem=key_pem(inter_key))
+        SECRETS,
+        make_ca_secret(namespace="ns", chain_pem=pem(inter), key_pem=private_key_pem(inter_key)),
     )
     body = make_issuer("ca", namespace="ns").to_dict()
     body["status"] = ready_issuer_status()
@@ -552,7 +550,7 @@ async def static_harness(raw: HttpKubeClient, outcome: Issued | BaseException) -
 async def test_unexpected_issuer_error_is_pending_without_leaking_and_retried(
     raw: HttpKubeClient,
 ) -> None:
-    secret = key_pem(cached_ec_key()).decode()
+    secret = private_key_pem(cached_ec_key()).decode()
     async with await static_harness(raw, RuntimeError(f"boom {secret}")) as h:
         await seed_ca(h)
         await h.apply(CERTIFICATE_REQUESTS, make_cert_request(conditions=approved()))

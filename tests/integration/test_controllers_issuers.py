@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 from certsmith.client.http import HttpKubeClient
 from certsmith.client.resources import (
@@ -27,22 +26,12 @@ from certsmith.controllers.setup import APPROVER, ControllerOptions
 from certsmith.controllers.setup import CLUSTER_ISSUERS as CLUSTER_ISSUERS_CONTROLLER
 from certsmith.controllers.setup import ISSUERS as ISSUERS_CONTROLLER
 from certsmith.util.clock import FakeClock
-from tests.builders import make_ca_secret, make_cert_request, make_issuer
+from tests.builders import make_ca_secret, make_cert_request, make_issuer, private_key_pem
 from tests.fakes import ControllerHarness, Write
 from tests.pkitools import make_leaf, make_root, pem
 from tests.servertools import running_server
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-
-
-def key_pem(key: Any) -> bytes:
-    return bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
 
 
 @pytest.fixture
@@ -105,7 +94,8 @@ async def test_ca_issuer_readiness_follows_its_secret(harness: ControllerHarness
     root, root_key = make_root()
     leaf = make_leaf("leaf", root, root_key)
     secret = await harness.apply(
-        SECRETS, make_ca_secret(namespace="ns", chain_pem=pem(leaf), key_pem=key_pem(root_key))
+        SECRETS,
+        make_ca_secret(namespace="ns", chain_pem=pem(leaf), key_pem=private_key_pem(root_key)),
     )
     assert await harness.reconcile(ISSUERS_CONTROLLER, "ns", "ca") is None
     writes = harness.client.take()
@@ -120,7 +110,7 @@ async def test_ca_issuer_readiness_follows_its_secret(harness: ControllerHarness
 
     # A CA certificate and key: ready.
     secret["data"] = make_ca_secret(
-        namespace="ns", chain_pem=pem(root), key_pem=key_pem(root_key)
+        namespace="ns", chain_pem=pem(root), key_pem=private_key_pem(root_key)
     ).data
     stored = await harness.raw.replace(SECRETS, "ns", "ca-key-pair", secret)
     await harness.wait_cached(stored, plural="secrets")
@@ -156,7 +146,8 @@ async def test_cluster_issuer_reads_the_cluster_resource_namespace(
     root, root_key = make_root()
     # The same Secret name in another namespace must not count.
     await harness.apply(
-        SECRETS, make_ca_secret(namespace="ns", chain_pem=pem(root), key_pem=key_pem(root_key))
+        SECRETS,
+        make_ca_secret(namespace="ns", chain_pem=pem(root), key_pem=private_key_pem(root_key)),
     )
     await harness.apply(CLUSTER_ISSUERS, make_issuer("cca", cluster=True))
     with pytest.raises(RetryLater):
@@ -167,7 +158,9 @@ async def test_cluster_issuer_reads_the_cluster_resource_namespace(
 
     await harness.apply(
         SECRETS,
-        make_ca_secret(namespace="cert-manager", chain_pem=pem(root), key_pem=key_pem(root_key)),
+        make_ca_secret(
+            namespace="cert-manager", chain_pem=pem(root), key_pem=private_key_pem(root_key)
+        ),
     )
     await harness.reconcile(CLUSTER_ISSUERS_CONTROLLER, None, "cca")
     writes = harness.client.take()
@@ -192,14 +185,17 @@ async def test_secret_changes_queue_only_the_issuers_that_read_them(
             q.done(await q.get())
 
     await harness.apply(
-        SECRETS, make_ca_secret(namespace="ns", chain_pem=pem(root), key_pem=key_pem(root_key))
+        SECRETS,
+        make_ca_secret(namespace="ns", chain_pem=pem(root), key_pem=private_key_pem(root_key)),
     )
     assert len(queue) == 1
     assert len(cluster_queue) == 0
 
     await harness.apply(
         SECRETS,
-        make_ca_secret(namespace="cert-manager", chain_pem=pem(root), key_pem=key_pem(root_key)),
+        make_ca_secret(
+            namespace="cert-manager", chain_pem=pem(root), key_pem=private_key_pem(root_key)
+        ),
     )
     assert len(queue) == 1
     assert len(cluster_queue) == 1

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import yaml
-from cryptography.hazmat.primitives import serialization
 
 from certsmith.api.meta import decode_bytes
 from certsmith.client.http import HttpKubeClient
@@ -28,21 +27,11 @@ from certsmith.client.resources import (
 )
 from certsmith.controllers.runtime.manager import Manager
 from certsmith.controllers.setup import ControllerOptions, build_manager
-from tests.builders import make_ca_secret, make_issuer
+from tests.builders import make_ca_secret, make_issuer, private_key_pem
 from tests.pkitools import make_root, openssl, pem
 from tests.servertools import eventually_async, running_server
 
 DATA = Path(__file__).parent.parent / "data"
-
-
-def key_pem(key: Any) -> bytes:
-    return bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
 
 
 @pytest.fixture
@@ -82,7 +71,7 @@ async def test_documentation_request_is_approved_and_issued(
         SECRETS,
         "default",
         make_ca_secret(
-            namespace="default", chain_pem=pem(root), key_pem=key_pem(root_key)
+            namespace="default", chain_pem=pem(root), key_pem=private_key_pem(root_key)
         ).to_dict(),
     )
     await client.create(ISSUERS, "default", make_issuer("ca-issuer", namespace="default").to_dict())
@@ -158,7 +147,7 @@ async def test_missing_cluster_issuer_secret_then_created_gets_ready_and_issues(
             SECRETS,
             "cert-manager",
             make_ca_secret(
-                namespace="cert-manager", chain_pem=pem(root), key_pem=key_pem(root_key)
+                namespace="cert-manager", chain_pem=pem(root), key_pem=private_key_pem(root_key)
             ).to_dict(),
         )
         await eventually_async(lambda: issuer_reason("KeyPairVerified"), timeout=20)
