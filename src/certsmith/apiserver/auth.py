@@ -112,7 +112,7 @@ def authorize(user: UserInfo, attrs: RequestAttributes, rbac: RuleSource | None 
     """Whether ``user`` may do ``attrs``.
 
     ``system:masters`` members may do anything; everyone else needs an RBAC rule from
-    ``rbac`` (the server's store-fed :class:`certsmith.apiserver.rbac.PolicyCache`). Without
+    ``rbac`` (the server's store-fed :class:`certsmith.apiserver.rbaccache.PolicyCache`). Without
     ``rbac`` only ``system:masters`` is allowed: a server that cannot read its policy fails
     closed. Callers answer ``False`` with :func:`forbidden_error`.
     """
