@@ -21,7 +21,7 @@ from aiohttp import web
 from certsmith.api.errors import FieldError, InvalidError, StatusError
 from certsmith.api.meta import JSONObject, UserInfo
 from certsmith.apiserver import admission
-from certsmith.apiserver.http import objects
+from certsmith.apiserver.http import managed, objects
 from certsmith.apiserver.http.body import decode_object, parse_json, read_body
 from certsmith.apiserver.http.context import ApiContext, context_of, user_of
 from certsmith.apiserver.http.errors import json_response, method_not_allowed
@@ -130,6 +130,7 @@ async def create_object(
     if rt.namespaced and target.namespace is None:
         raise method_not_allowed(request.method)
     warnings = list(warnings or [])
+    from_body = obj is None  # apply-created objects already carry their Apply entry
     if obj is None:
         obj = decode_object(await read_body(request), request.headers.get("Content-Type"))
         validation = parse_field_validation(request.query.get("fieldValidation"))
@@ -147,11 +148,12 @@ async def create_object(
         _check_name(target, candidate)
         result = admission.admit_create(rt.group, rt.plural, candidate, user_of(request))
         warnings += result.warnings
+        new = managed.record_write(request, rt, None, result.obj) if from_body else result.obj
         key = ObjectKey(rt.group, rt.plural, target.namespace or "", name)
         if dry_run:
-            return object_response(request, rt, result.obj, status=201, warnings=warnings)
+            return object_response(request, rt, new, status=201, warnings=warnings)
         try:
-            stored = await ctx.store.create(key, result.obj)
+            stored = await ctx.store.create(key, new)
         except AlreadyExistsError:
             if not generated:
                 raise
@@ -172,11 +174,14 @@ async def write_update(
     expected_rv: str | None,
     warnings: list[str],
     pin_rv_from_result: bool = False,
+    record_manager: bool = True,
 ) -> web.StreamResponse:
     """Read, compute, check and store an update of an existing object.
 
     ``expected_rv`` is the client's precondition (PUT body rv); with ``pin_rv_from_result``
     a resourceVersion left in the computed object (a patch that carried one) is one too.
+    ``record_manager`` adds the writer's ``Update`` managedFields entry (server-side apply,
+    which keeps its own entries, turns it off).
 
     Raises:
         StatusError: 404, 409, 422, 403 (admission), ... with nothing stored.
@@ -211,6 +216,8 @@ async def write_update(
             subresource=target.subresource,
             approval=ctx.approval,
         )
+        if record_manager:
+            new = managed.record_write(request, rt, old, new, subresource=target.subresource)
         if objects.should_remove(new):
             if dry_run:
                 return object_response(request, rt, new, warnings=warnings)

@@ -86,5 +86,11 @@ async def patch_object(request: web.Request, target: Target) -> web.StreamRespon
         return new
 
     return await handlers.write_update(
-        request, target, checked, expected_rv=None, warnings=warnings, pin_rv_from_result=True
+        request,
+        target,
+        checked,
+        expected_rv=None,
+        warnings=warnings,
+        pin_rv_from_result=True,
+        record_manager=patch_type is not PatchType.APPLY,
     )
