@@ -23,12 +23,21 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from certsmith.api.errors import CertsmithError
 from certsmith.client.errors import TooManyRequests
 from certsmith.controllers.runtime.cache import ObjectKey
 from certsmith.controllers.runtime.informer import Informer
 from certsmith.controllers.runtime.workqueue import ShutDownError, Sleeper, WorkQueue
 
 log = logging.getLogger(__name__)
+
+
+class RetryLater(CertsmithError):  # noqa: N818 - an instruction to the manager, not a failure
+    """Retry this key with the queue's backoff; the reconcile has already saved what it could.
+
+    A reconciler that wrote a Pending status, say, but must look again later raises this after
+    its write. The message says why, without internals; it is logged at info level.
+    """
 
 
 @dataclass(frozen=True)
@@ -165,6 +174,10 @@ class Manager:
                 result = await controller.reconcile(key)
             except asyncio.CancelledError:
                 raise
+            except RetryLater as exc:
+                # A planned retry (the status already says why): no traceback in the logs.
+                delay = queue.add_rate_limited(key)
+                log.info("%s %s: %s; retrying in %.1fs", controller.name, key, exc, delay)
             except TooManyRequests as exc:
                 delay = queue.add_rate_limited(key, at_least=exc.retry_after or 0.0)
                 log.info("%s %s: throttled, retrying in %.1fs", controller.name, key, delay)
