@@ -351,3 +351,49 @@ def test_a_crd_applied_at_runtime_is_served_to_kubectl(served: ServeProcess, ns:
     served.kubectl("delete", "crd", "widgets.example.com", timeout=60)
     result = served.kubectl("get", "widgets", "-n", ns, check=False)
     assert result.returncode != 0
+
+
+def test_server_side_apply_takes_over_a_client_side_applied_object(
+    served: ServeProcess, ns: str
+) -> None:
+    config_map: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "migrated", "namespace": ns},
+        "data": {"color": "blue"},
+    }
+    assert "created" in apply(served, config_map)
+    config_map["data"]["color"] = "green"
+    assert "serverside-applied" in apply(served, config_map, "--server-side")
+    managers = jsonpath(
+        served,
+        "cm",
+        "migrated",
+        "-n",
+        ns,
+        "--show-managed-fields",
+        path="{.metadata.managedFields[*].manager}",
+    )
+    assert "kubectl" in managers.split()
+    assert jsonpath(served, "cm", "migrated", "-n", ns, path="{.data.color}") == "green"
+
+
+def test_server_side_apply_conflicts_with_a_field_set_by_kubectl_patch(
+    served: ServeProcess, ns: str
+) -> None:
+    config_map: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "patched", "namespace": ns},
+        "data": {"color": "blue"},
+    }
+    apply(served, config_map, "--server-side")
+    served.kubectl(
+        "patch", "cm", "patched", "-n", ns, "--type=merge", "-p", '{"data":{"color":"red"}}'
+    )
+    config_map["data"]["color"] = "green"
+    result = served.kubectl(
+        "apply", "--server-side", "-f", "-", input_text=json.dumps(config_map), check=False
+    )
+    assert result.returncode != 0
+    assert 'conflict with "kubectl-patch"' in result.stderr

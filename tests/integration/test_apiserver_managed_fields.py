@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -136,3 +137,26 @@ async def test_client_written_managed_fields_replace_the_stored_ones(
         headers={"Content-Type": "application/json-patch+json"},
     )
     assert set(managers(r.json())) == {"renamed"}
+
+
+async def test_kubectl_apply_takes_over_fields_of_the_last_applied_configuration(
+    client: httpx.AsyncClient,
+) -> None:
+    cert = certificate()
+    annotation = "kubectl.kubernetes.io/last-applied-configuration"
+    cert["metadata"]["annotations"] = {annotation: json.dumps(certificate())}
+    params = {"fieldManager": "kubectl-client-side-apply"}
+    await client.post(CERTS, params=params, json=cert)
+    changed = certificate("applied-tls")
+    r = await client.patch(
+        f"{CERTS}/demo", params={"fieldManager": "other"}, json=changed, headers=APPLY
+    )
+    assert r.status_code == 409
+    r = await client.patch(
+        f"{CERTS}/demo", params={"fieldManager": "kubectl"}, json=changed, headers=APPLY
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["spec"]["secretName"] == "applied-tls"
+    owners = managers(r.json())
+    assert "f:secretName" in owners["kubectl"]["fieldsV1"]["f:spec"]
+    assert "f:secretName" not in owners["kubectl-client-side-apply"]["fieldsV1"].get("f:spec", {})

@@ -863,12 +863,15 @@ def server_side_apply(
     force: bool = False,
     now: dt.datetime,
     subresource: str | None = None,
+    allowed_conflicts: frozenset[FieldPath] = frozenset(),
 ) -> ApplyResult:
     """Apply a configuration as ``field_manager`` (simplified server-side apply).
 
     With no live object the configuration is the new object (the caller creates it, 201).
     Otherwise fields the manager applied before but omits now are removed (unless another
     manager owns them), the configuration is merged in, and ``managedFields`` is updated.
+    Conflicts on ``allowed_conflicts`` are taken over as if forced (kube's upgrade from
+    client-side apply, see :func:`last_applied_fields`).
 
     Raises:
         StatusError: 422 when ``fieldManager`` is missing; 400 for an undecodable body;
@@ -914,7 +917,8 @@ def server_side_apply(
         for entry, owned in other_paths:
             if path in owned:
                 conflicts.append((entry, path))
-    if conflicts and not force:
+    if any(p not in allowed_conflicts for _, p in conflicts) and not force:
+        conflicts = [(e, p) for e, p in conflicts if p not in allowed_conflicts]
         causes = [
             {
                 "reason": "FieldManagerConflict",
@@ -943,6 +947,32 @@ def server_side_apply(
         _entry(field_manager, "Apply", rt.api_version, now, new_paths, subresource),
     ]
     return ApplyResult(merged, created=False)
+
+
+LAST_APPLIED_ANNOTATION: Final = "kubectl.kubernetes.io/last-applied-configuration"
+KUBECTL_APPLY_MANAGER: Final = "kubectl"
+
+
+def last_applied_fields(
+    live: Mapping[str, Any] | None, field_manager: str | None
+) -> frozenset[FieldPath]:
+    """Fields ``kubectl apply --server-side`` may take over from client-side apply.
+
+    kube-apiserver's ``lastAppliedManager``: when the manager is ``kubectl``, conflicts on
+    fields of the ``last-applied-configuration`` annotation are forced, so moving an object
+    from client-side to server-side apply transfers ownership instead of failing.
+    """
+    if live is None or field_manager != KUBECTL_APPLY_MANAGER:
+        return frozenset()
+    annotations = (live.get("metadata") or {}).get("annotations") or {}
+    raw = annotations.get(LAST_APPLIED_ANNOTATION)
+    if not raw:
+        return frozenset()
+    try:
+        applied = json.loads(raw)
+    except ValueError:
+        return frozenset()
+    return frozenset(field_set(applied)) if isinstance(applied, dict) else frozenset()
 
 
 def _conflict_message(conflicts: list[tuple[JSONObject, FieldPath]]) -> str:

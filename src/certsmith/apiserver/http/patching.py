@@ -23,6 +23,7 @@ from certsmith.apiserver.http.target import Target
 from certsmith.apiserver.patch import (
     PatchType,
     apply_patch,
+    last_applied_fields,
     parse_apply_body,
     patch_type_for,
     server_side_apply,
@@ -69,6 +70,7 @@ async def patch_object(request: web.Request, target: Target) -> web.StreamRespon
                 force=force,
                 now=dt.datetime.now(dt.UTC),
                 subresource=target.subresource,
+                allowed_conflicts=last_applied_fields(old, manager),
             )
             return result.object
 
