@@ -177,7 +177,11 @@ async def run_serve(
         StartupError: the controllers' settings are wrong or the listener cannot bind.
         Exception: a controller failure that ended the manager.
     """
-    options = controller_options(controllers, cluster_resource_namespace=cluster_resource_namespace)
+    options = controller_options(
+        controllers,
+        cluster_resource_namespace=cluster_resource_namespace,
+        approve_signer_names=approve_signer_names,
+    )
     stop = stop or asyncio.Event()
     server = ApiServer(data_dir, host, port)
     try:

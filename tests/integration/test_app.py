@@ -16,7 +16,7 @@ from certsmith.app import StartupError, run_controller, run_serve
 from certsmith.cli.commands.approve import CommandError, set_approval
 from certsmith.client.errors import NotFound
 from certsmith.client.http import HttpKubeClient
-from certsmith.client.resources import CERTIFICATE_REQUESTS, ISSUERS, SECRETS
+from certsmith.client.resources import CERTIFICATE_REQUESTS, ISSUERS, SECRETS, ResourceRef
 from tests.builders import my_ca_cr_manifest, private_key_pem
 from tests.pkitools import make_root, pem
 
@@ -148,3 +148,72 @@ async def test_controller_needs_a_kubeconfig_outside_a_cluster(tmp_path, monkeyp
         await run_controller(tmp_path / "missing")
     with pytest.raises(StartupError, match="nothing to run"):
         await run_controller(tmp_path / "missing", controllers="none")
+
+
+CRDS = ResourceRef("apiextensions.k8s.io", "v1", "customresourcedefinitions", False)
+THING_CRD: dict[str, Any] = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "things.example.com"},
+    "spec": {
+        "group": "example.com",
+        "scope": "Namespaced",
+        "names": {
+            "plural": "things",
+            "singular": "thing",
+            "kind": "Thing",
+            "listKind": "ThingList",
+        },
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "x-kubernetes-preserve-unknown-fields": True,
+                    }
+                },
+            }
+        ],
+    },
+}
+
+
+async def test_empty_approve_signer_names_approves_external_issuers_too(tmp_path):
+    """``--approve-signer-names ''``: the approver and the controller's RBAC cover every signer."""
+    external = my_ca_cr_manifest()
+    external["metadata"]["name"] = "external"
+    external["spec"]["issuerRef"] = {"name": "x", "kind": "Thing", "group": "example.com"}
+
+    async def approved() -> bool:
+        cr = await client.get(CERTIFICATE_REQUESTS, "default", "external")
+        return reason(cr, "Approved") == "True/cert-manager.io"
+
+    async with (
+        serving(tmp_path, approve_signer_names=()) as server,
+        HttpKubeClient.from_kubeconfig(server.kubeconfig_path) as client,
+    ):
+        await client.create(CRDS, None, THING_CRD)
+        await client.create(CERTIFICATE_REQUESTS, "default", external)
+        await wait_for(approved, timeout=20)
+        cr = await client.get(CERTIFICATE_REQUESTS, "default", "external")
+        assert reason(cr, "Ready") is None  # approved, but cert-manager's controllers never sign
+
+
+async def test_a_narrow_signer_list_approves_only_the_named_issuer(tmp_path):
+    names = ("issuers.cert-manager.io/default.ca-issuer",)
+    other = my_ca_cr_manifest()
+    other["metadata"]["name"] = "other"
+    other["spec"]["issuerRef"]["name"] = "other-issuer"
+    async with (
+        serving(tmp_path, approve_signer_names=names) as server,
+        HttpKubeClient.from_kubeconfig(server.kubeconfig_path) as client,
+    ):
+        await seed_ca_issuer(client)
+        await client.create(CERTIFICATE_REQUESTS, "default", other)
+        await client.create(CERTIFICATE_REQUESTS, "default", my_ca_cr_manifest())
+        await wait_for(issued(client, "my-ca-cr"))
+        cr = await client.get(CERTIFICATE_REQUESTS, "default", "other")
+        assert reason(cr, "Approved") is None
