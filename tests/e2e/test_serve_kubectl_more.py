@@ -397,3 +397,22 @@ def test_server_side_apply_conflicts_with_a_field_set_by_kubectl_patch(
     )
     assert result.returncode != 0
     assert 'conflict with "kubectl-patch"' in result.stderr
+
+
+def test_foreground_cascade_deletes_the_dependent_before_the_owner(
+    served: ServeProcess, ns: str
+) -> None:
+    apply(served, certificate("fg", ns))
+    uid = jsonpath(served, "certificate", "fg", "-n", ns, path="{.metadata.uid}")
+    ref = {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "name": "fg",
+        "uid": uid,
+        "blockOwnerDeletion": True,
+    }
+    apply(served, secret("fg-tls", ns, ownerReferences=[ref]))
+    out = served.kubectl("delete", "certificate", "fg", "-n", ns, "--cascade=foreground").stdout
+    assert 'certificate.cert-manager.io "fg" deleted' in out
+    assert not_found(served, "certificate", "fg", "-n", ns)
+    assert not_found(served, "secret", "fg-tls", "-n", ns)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from certsmith.apiserver.gc import FOREGROUND, ORPHAN, Node, OwnerIndex, OwnerRef, owner_refs
+from certsmith.apiserver.ownerindex import (
+    FOREGROUND,
+    ORPHAN,
+    Node,
+    OwnerIndex,
+    OwnerRef,
+    owner_refs,
+)
 from certsmith.apiserver.storage import ObjectKey
 
 
