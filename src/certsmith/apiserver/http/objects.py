@@ -60,12 +60,78 @@ def is_namespace(rt: ResourceType) -> bool:
     return rt.group == "" and rt.plural == "namespaces"
 
 
+_META_STRINGS: Final = (
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "deletionTimestamp",
+)
+_META_STRING_MAPS: Final = ("labels", "annotations")
+_META_INTEGERS: Final = ("generation", "deletionGracePeriodSeconds")
+_META_LISTS: Final = {"finalizers": "[]string", "ownerReferences": "[]v1.OwnerReference"}
+
+
+def _go_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _unmarshal_error(value: Any, field: str, go_type: str) -> StatusError:
+    return bad_request(
+        f"json: cannot unmarshal {_go_type(value)} into Go struct field "
+        f"ObjectMeta.metadata.{field} of type {go_type}"
+    )
+
+
+def _check_meta_types(meta: dict[str, Any]) -> None:
+    """Refuse ObjectMeta fields of the wrong JSON type, as decoding into Go structs does."""
+    for field in _META_STRINGS:
+        value = meta.get(field)
+        if value is not None and not isinstance(value, str):
+            raise _unmarshal_error(value, field, "string")
+    for field in _META_STRING_MAPS:
+        value = meta.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise _unmarshal_error(value, field, "map[string]string")
+        for key, item in value.items():
+            if item is None:
+                value[key] = ""  # Go decodes null into a map[string]string as ""
+            elif not isinstance(item, str):
+                raise _unmarshal_error(item, field, "string")
+    for field in _META_INTEGERS:
+        value = meta.get(field)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise _unmarshal_error(value, field, "int64")
+    for field, go_type in _META_LISTS.items():
+        value = meta.get(field)
+        if value is not None and not isinstance(value, list):
+            raise _unmarshal_error(value, field, go_type)
+    for item in meta.get("finalizers") or ():
+        if not isinstance(item, str):
+            raise _unmarshal_error(item, "finalizers", "string")
+    for item in meta.get("ownerReferences") or ():
+        if not isinstance(item, dict):
+            raise _unmarshal_error(item, "ownerReferences", "v1.OwnerReference")
+
+
 def _meta(obj: JSONObject) -> dict[str, Any]:
     meta = obj.get("metadata")
     if meta is None:
         meta = obj["metadata"] = {}
     if not isinstance(meta, dict):
         raise bad_request("metadata must be an object")
+    _check_meta_types(meta)
     return meta
 
 
