@@ -139,6 +139,9 @@ def serve_subprocess(
     """Run ``certsmith serve`` until the kubeconfig appears; SIGTERM it on exit."""
     port = free_port()
     certsmith = Path(sys.executable).parent / "certsmith"
+    # A file, not a pipe: serve runs the controllers and logs as it works, and a pipe nobody
+    # reads fills up (64 KiB) and blocks the server.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     process = subprocess.Popen(
         [
             str(certsmith),
@@ -149,8 +152,8 @@ def serve_subprocess(
             f"127.0.0.1:{port}",
             *extra_args,
         ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},
     )
     kubeconfig = data_dir / "kubeconfig"
@@ -158,8 +161,12 @@ def serve_subprocess(
         deadline = time.monotonic() + 30
         while not kubeconfig.exists():
             if process.poll() is not None or time.monotonic() > deadline:
-                out, err = process.communicate(timeout=5)
-                raise AssertionError(f"certsmith serve did not start:\n{out!r}\n{err!r}")
+                if process.poll() is None:
+                    process.kill()
+                process.wait(timeout=5)
+                log.seek(0)
+                output = log.read().decode(errors="replace")
+                raise AssertionError(f"certsmith serve did not start:\n{output}")
             time.sleep(0.05)
         with tempfile.TemporaryDirectory() as cache:
             yield ServeProcess(process, data_dir, kubeconfig, Path(cache))
@@ -171,10 +178,7 @@ def serve_subprocess(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if process.stdout:
-            process.stdout.close()
-        if process.stderr:
-            process.stderr.close()
+        log.close()
 
 
 async def eventually_async(
