@@ -13,6 +13,7 @@ from certsmith.apiserver.server import ApiServer
 from tests.servertools import admin_client, running_server
 
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 
 
 @pytest.fixture
@@ -84,3 +85,61 @@ async def test_a_null_label_value_is_stored_as_an_empty_string(client: httpx.Asy
     response = await client.post(CONFIGMAPS, json=configmap(labels={"a": None}))
     assert response.status_code == 201, response.text
     assert response.json()["metadata"]["labels"] == {"a": ""}
+
+
+def deep_json(depth: int) -> str:
+    return '{"n":' * depth + "1" + "}" * depth
+
+
+async def test_a_body_nested_past_the_limit_is_refused_and_lists_keep_working(
+    client: httpx.AsyncClient,
+) -> None:
+    body = '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"deep"},"zz":%s}'
+    response = await client.post(CONFIGMAPS, content=(body % deep_json(252)).encode())
+    assert response.status_code == 400, response.text
+    assert "exceeded max depth of 100" in response.json()["message"]
+    table = await client.get(CONFIGMAPS, headers={"Accept": TABLE})
+    assert table.status_code == 200, table.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 5000 + b"]" * 5000, b"a: !!set {x, y}\n", b"1: one\n"],
+    ids=["deep flow sequence", "set", "integer key"],
+)
+async def test_yaml_bodies_that_are_not_json_are_bad_requests(
+    client: httpx.AsyncClient, body: bytes
+) -> None:
+    response = await client.post(
+        CONFIGMAPS, content=body, headers={"Content-Type": "application/yaml"}
+    )
+    assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/merge-patch+json", deep_json(5000)),
+        ("application/strategic-merge-patch+json", '{"data": {"n": ' + str(2**70) + "}}"),
+        ("application/merge-patch+json", '{"data": {"n": NaN}}'),
+        (
+            "application/json-patch+json",
+            '[{"op": "add", "path": "/x", "value": ' + deep_json(150) + "}]",
+        ),
+        ("application/apply-patch+yaml", "[" * 5000 + "]" * 5000),
+    ],
+    ids=["deep merge patch", "huge integer", "nan", "deep json patch value", "deep apply"],
+)
+async def test_patch_bodies_the_store_could_not_write_are_bad_requests(
+    client: httpx.AsyncClient, content_type: str, body: str
+) -> None:
+    created = (await client.post(CONFIGMAPS, json=configmap())).json()
+    response = await client.patch(
+        f"{CONFIGMAPS}/cm",
+        content=body.encode(),
+        params={"fieldManager": "test"},
+        headers={"Content-Type": content_type},
+    )
+    assert response.status_code == 400, response.text
+    after = (await client.get(f"{CONFIGMAPS}/cm")).json()
+    assert after["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]

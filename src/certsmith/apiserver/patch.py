@@ -41,6 +41,7 @@ import yaml
 
 from certsmith.api.errors import FieldError, InvalidError, StatusError
 from certsmith.api.meta import JSON, JSONObject, format_time
+from certsmith.apiserver.jsonlimits import json_problem
 from certsmith.apiserver.jsonpath import go_quote
 from certsmith.apiserver.resources import ResourceType
 
@@ -113,9 +114,21 @@ def _go_type_name(value: JSON) -> str:
     return "number"
 
 
+def _no_constant(name: str) -> JSON:
+    raise ValueError(f"invalid character {name[0]!r} looking for beginning of value")
+
+
 def _loads(body: bytes | str) -> JSON:
+    """Parse a patch body; ValueError also for what the store could not write back."""
     text = body.decode("utf-8") if isinstance(body, bytes) else body
-    return json.loads(text)
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("exceeded max depth") from None
+    problem = json_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
 
 
 def _json_compact(value: JSON) -> str:
@@ -841,6 +854,11 @@ def parse_apply_body(body: bytes | str) -> JSONObject:
         config = yaml.safe_load(text)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise _bad_request(f"error decoding YAML: {exc}") from None
+    except RecursionError:
+        raise _bad_request("error decoding YAML: exceeded max depth") from None
+    problem = json_problem(config)
+    if problem is not None:
+        raise _bad_request(f"error decoding YAML: {problem}")
     if not isinstance(config, dict):
         raise _bad_request(
             "error decoding YAML: error unmarshaling JSON: while decoding JSON: json: cannot "

@@ -6,7 +6,8 @@
 * ``application/yaml`` is accepted for POST/PUT as kube-apiserver does; protobuf bodies are
   decoded by :mod:`certsmith.apiserver.protobuf` for the kinds kubectl sends that way (§4.14).
 * Malformed JSON is 400 with the ``couldn't get version/kind; json parse error`` prefix of
-  kube's decoder, so scripts that grep for it keep working.
+  kube's decoder, so scripts that grep for it keep working. So is a body the store could not
+  write back (:mod:`certsmith.apiserver.jsonlimits`: nesting depth, 64-bit integers).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from aiohttp import web
 from certsmith.api.errors import StatusError
 from certsmith.api.meta import JSONObject
 from certsmith.apiserver.http.errors import bad_request
+from certsmith.apiserver.jsonlimits import json_problem
 from certsmith.apiserver.protobuf import decode as decode_protobuf
 
 MAX_BODY_BYTES: Final = 3 * 1024 * 1024
@@ -96,6 +98,10 @@ def parse_yaml(raw: bytes) -> Any:
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise bad_request(f"couldn't get version/kind; yaml parse error: {problem}") from None
+    except RecursionError:
+        raise bad_request(
+            "couldn't get version/kind; yaml parse error: nested too deeply"
+        ) from None
 
 
 def decode_object(raw: bytes, content_type: str | None) -> JSONObject:
@@ -113,6 +119,9 @@ def decode_object(raw: bytes, content_type: str | None) -> JSONObject:
         value = _decode_protobuf(raw)
     else:
         raise unsupported_media_type(mtype)
+    problem = json_problem(value)
+    if problem is not None:
+        raise bad_request(f"couldn't get version/kind; json parse error: {problem}")
     if not isinstance(value, dict):
         raise bad_request(
             "couldn't get version/kind; json parse error: json: cannot unmarshal "
