@@ -516,7 +516,7 @@ def holder(serve: Serve) -> str:
 
 
 def identity(proc: Proc) -> str:
-    found = re.search(r"waiting to acquire lease \S+ as (\S+)", proc.log())
+    found = re.search(r"waiting to acquire lease \S+ as (\S+)", proc.log(since_start=True))
     assert found, proc.log()
     return found.group(1)
 
@@ -556,6 +556,15 @@ def test_leader_election_only_the_holder_acts_and_hands_over(tmp_path: Path) -> 
 
         serve.apply(cert_request("two", make_csr(key, "two.example.com"), issuer="ca-issuer"))
         verify(wait_issued(serve, "two", "default"), ca.cert, tmp_path)
+
+        # A candidate still waiting for the lease stops at once on SIGTERM, cleanly.
+        first.start()
+        wait_until(lambda: "waiting to acquire lease" in first.log(since_start=True), timeout=30)
+        stopping = time.monotonic()
+        assert first.stop() == 0
+        assert elapsed(stopping) < 5
+        assert holder(serve) == identity(second)
+
         assert second.stop() == 0
         # A graceful stop hands the lease back at once.
         assert holder(serve) == ""
