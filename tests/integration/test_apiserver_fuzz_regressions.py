@@ -143,3 +143,12 @@ async def test_patch_bodies_the_store_could_not_write_are_bad_requests(
     assert response.status_code == 400, response.text
     after = (await client.get(f"{CONFIGMAPS}/cm")).json()
     assert after["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+
+
+async def test_a_warning_about_a_field_with_control_characters_is_escaped(
+    client: httpx.AsyncClient,
+) -> None:
+    body = b'{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "a\\nb\\f": 1}'
+    response = await client.post(CONFIGMAPS, content=body)
+    assert response.status_code == 201, response.text
+    assert response.headers.get_list("Warning") == ['299 - "unknown field \\"a\\nb\\x0c\\""']

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Final
 
 from aiohttp import web
 
@@ -13,12 +14,21 @@ from certsmith.apiserver.resources import ResourceType
 from certsmith.apiserver.storage import ListResult
 from certsmith.apiserver.tables import TableConverter, parse_include_object, table_version
 
+_WARNING_ESCAPES: Final = {"\\": "\\\\", '"': '\\"', "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _warning_text(text: str) -> str:
+    """Quote ``text`` for a header: control characters would make aiohttp drop the connection."""
+    return "".join(
+        _WARNING_ESCAPES.get(ch) or (f"\\x{ord(ch):02x}" if ch < " " or ch == "\x7f" else ch)
+        for ch in text
+    )
+
 
 def warning_headers(response: web.StreamResponse, warnings: Iterable[str]) -> None:
     """Add one ``Warning: 299`` header per warning; kubectl prints them as ``Warning: ...``."""
     for text in warnings:
-        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-        response.headers.add("Warning", f'299 - "{escaped}"')
+        response.headers.add("Warning", f'299 - "{_warning_text(text)}"')
 
 
 def table_converter(request: web.Request, rt: ResourceType) -> TableConverter | None:
