@@ -127,8 +127,18 @@ async def test_yaml_bodies_that_are_not_json_are_bad_requests(
             '[{"op": "add", "path": "/x", "value": ' + deep_json(150) + "}]",
         ),
         ("application/apply-patch+yaml", "[" * 5000 + "]" * 5000),
+        ("application/apply-patch+yaml", '{"data": {"a": "\\ud800"}}'),
+        ("application/merge-patch+json", '{"data": {"\\ud800": "a"}}'),
     ],
-    ids=["deep merge patch", "huge integer", "nan", "deep json patch value", "deep apply"],
+    ids=[
+        "deep merge patch",
+        "huge integer",
+        "nan",
+        "deep json patch value",
+        "deep apply",
+        "lone surrogate in apply",
+        "lone surrogate key in merge patch",
+    ],
 )
 async def test_patch_bodies_the_store_could_not_write_are_bad_requests(
     client: httpx.AsyncClient, content_type: str, body: str

@@ -29,6 +29,9 @@ def nested(depth: int) -> Any:
         ({1: "a"}, "object key 1 is not a string"),
         ({"s": {1, 2}}, "unsupported value of type set"),
         ({"b": b"x"}, "unsupported value of type bytes"),
+        (["\ud800"], "string '\\ud800' is not valid UTF-8"),
+        ({"\udfff": 1}, "object key '\\udfff' is not valid UTF-8"),
+        ({"é": "ü"}, None),
     ],
     ids=[
         "plain json",
@@ -42,6 +45,9 @@ def nested(depth: int) -> Any:
         "integer key",
         "yaml set",
         "yaml binary",
+        "lone surrogate",
+        "lone surrogate key",
+        "non-ascii",
     ],
 )
 def test_json_problem_names_what_the_store_could_not_write(value: Any, problem: str | None) -> None:
