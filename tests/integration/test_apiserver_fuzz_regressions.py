@@ -162,3 +162,19 @@ async def test_a_warning_about_a_field_with_control_characters_is_escaped(
     response = await client.post(CONFIGMAPS, content=body)
     assert response.status_code == 201, response.text
     assert response.headers.get_list("Warning") == ['299 - "unknown field \\"a\\nb\\x0c\\""']
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+async def test_metadata_that_is_not_an_object_is_a_bad_request_on_update(
+    client: httpx.AsyncClient, method: str
+) -> None:
+    await client.post(CONFIGMAPS, json=configmap())
+    headers = {"Content-Type": "application/merge-patch+json"} if method == "PATCH" else {}
+    response = await client.request(
+        method,
+        f"{CONFIGMAPS}/cm",
+        content=b'{"apiVersion": "v1", "kind": "ConfigMap", "metadata": 1.5}',
+        headers=headers,
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["message"] == "metadata must be an object"

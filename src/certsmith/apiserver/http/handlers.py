@@ -162,6 +162,12 @@ async def create_object(
     raise StatusError(500, "InternalError", "could not generate a unique name")
 
 
+def _resource_version(obj: JSONObject) -> str | None:
+    """The request object's ``metadata.resourceVersion`` (none when metadata is no object)."""
+    meta = obj.get("metadata")
+    return meta.get("resourceVersion") if isinstance(meta, dict) else None
+
+
 Compute = Callable[[JSONObject], JSONObject]
 """Turns (a private copy of) the stored object into the requested one."""
 
@@ -199,7 +205,7 @@ async def write_update(
         candidate = compute(copy.deepcopy(old))
         pinned = expected_rv
         if pin_rv_from_result:
-            result_rv = (candidate.get("metadata") or {}).get("resourceVersion")
+            result_rv = _resource_version(candidate)
             if result_rv and result_rv != old_rv:
                 raise ConflictError(key)
             pinned = pinned or result_rv
@@ -248,7 +254,7 @@ async def replace_object(request: web.Request, target: Target) -> web.StreamResp
     body = decode_object(await read_body(request), request.headers.get("Content-Type"))
     validation = parse_field_validation(request.query.get("fieldValidation"))
     warnings = check_unknown_fields(target.rt, body, validation)
-    expected = (body.get("metadata") or {}).get("resourceVersion") or None
+    expected = _resource_version(body) or None
 
     def compute(_old: JSONObject) -> JSONObject:
         return copy.deepcopy(body)
