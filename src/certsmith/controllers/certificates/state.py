@@ -1,0 +1,234 @@
+"""What every Certificate controller reads before deciding, and how it writes its result.
+
+What this module decides:
+
+* Ownership is by **controller** owner reference (uid), as cert-manager's
+  ``predicate.ResourceOwnedBy``: a CertificateRequest or key Secret that merely lists the
+  Certificate among several owners, or whose uid is from a deleted namesake, is not ours.
+* Revisions come from the ``cert-manager.io/certificate-revision`` annotation; one that does not
+  parse as a positive integer means "no revision" (the request manager deletes such requests).
+* Secrets are cached as metadata only; a controller that needs ``data`` (a key, a certificate)
+  GETs the Secret when it reconciles, so the cluster's Secret data never sits in memory.
+* Status writes go through ``/status`` with the resourceVersion read from the cache, once per
+  reconcile and only when something changed; a 409 is an ordinary retry. Each controller owns
+  only its own status fields, so concurrent controllers converge through these retries.
+* A change to a CertificateRequest or a Secret re-queues the Certificates it concerns: the
+  controlling owner of a request or key Secret, and the Certificates whose ``secretName`` it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from typing import Final
+
+import pydantic
+
+from certsmith.api.certmanager import Certificate, CertificateRequest
+from certsmith.api.core import Secret
+from certsmith.client.errors import NotFound
+from certsmith.client.protocol import KubeClient
+from certsmith.client.resources import CERTIFICATES, SECRETS
+from certsmith.controllers.runtime.cache import JSONObject, ObjectKey
+from certsmith.controllers.runtime.informer import Informer
+from certsmith.controllers.runtime.workqueue import Sleeper
+
+log = logging.getLogger(__name__)
+
+CERTIFICATE_NAME_ANNOTATION: Final = "cert-manager.io/certificate-name"
+REVISION_ANNOTATION: Final = "cert-manager.io/certificate-revision"
+PRIVATE_KEY_SECRET_ANNOTATION: Final = "cert-manager.io/private-key-secret-name"  # noqa: S105
+ISSUE_TEMPORARY_ANNOTATION: Final = "cert-manager.io/issue-temporary-certificate"
+NEXT_PRIVATE_KEY_LABEL: Final = "cert-manager.io/next-private-key"
+FAO_LABEL: Final = "controller.cert-manager.io/fao"
+#: The field manager of the target Secret's server-side apply (SPEC §5.5).
+FIELD_MANAGER: Final = "certsmith"
+
+
+def certificate_informer(
+    client: KubeClient, *, namespace: str | None = None, sleep: Sleeper = asyncio.sleep
+) -> Informer:
+    """The Certificate informer every Certificate controller shares.
+
+    Args:
+        client: the API client to list and watch through.
+        namespace: watch one namespace only; ``None`` watches all.
+        sleep: how the informer waits between retries.
+    """
+    return Informer(client, CERTIFICATES, namespace=namespace, sleep=sleep)
+
+
+def parse_certificate(obj: JSONObject | None) -> Certificate | None:
+    """The cached Certificate as a deep-copied model; ``None`` if absent, deleting or unparsable."""
+    if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp"):
+        return None
+    try:
+        return Certificate.from_dict(copy.deepcopy(obj))
+    except pydantic.ValidationError as err:
+        log.warning("certificate %s: cannot parse: %s", ObjectKey.of(obj), err)
+        return None
+
+
+def controller_uid(obj: JSONObject) -> str | None:
+    """The uid of ``obj``'s controlling owner reference, if any."""
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if isinstance(ref, dict) and ref.get("controller") and ref.get("uid"):
+            return str(ref["uid"])
+    return None
+
+
+def owner_reference(cert: Certificate) -> JSONObject:
+    """A controller owner reference to ``cert`` (for requests and key Secrets)."""
+    return {
+        "apiVersion": Certificate.API_VERSION,
+        "kind": Certificate.KIND,
+        "name": cert.name,
+        "uid": cert.metadata.uid or "",
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def request_revision(request: CertificateRequest) -> int | None:
+    """The request's revision annotation as a positive integer, or ``None``."""
+    raw = request.annotations.get(REVISION_ANNOTATION)
+    try:
+        value = int(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and value > 0 else None
+
+
+def next_revision(cert: Certificate) -> int:
+    """The revision the next issuance gets: ``status.revision + 1``, or 1."""
+    current = cert.status.revision if cert.status is not None else None
+    return (current or 0) + 1
+
+
+def owned_requests(requests: Informer, cert: Certificate) -> list[CertificateRequest]:
+    """The CertificateRequests ``cert`` controls, parsed (unparsable ones are skipped)."""
+    uid = cert.metadata.uid
+    found: list[CertificateRequest] = []
+    if not uid:
+        return found
+    for obj in requests.cache.list(cert.namespace):
+        if controller_uid(obj) != uid:
+            continue
+        try:
+            found.append(CertificateRequest.from_dict(copy.deepcopy(obj)))
+        except pydantic.ValidationError:
+            log.warning("certificaterequest %s: cannot parse; ignored", ObjectKey.of(obj))
+    return found
+
+
+def requests_of_revision(
+    requests: list[CertificateRequest], revision: int
+) -> list[CertificateRequest]:
+    """Those of ``requests`` annotated with ``revision``."""
+    return [r for r in requests if request_revision(r) == revision]
+
+
+def next_key_secrets(secrets: Informer, cert: Certificate) -> list[JSONObject]:
+    """The cached (metadata-only) next-private-key Secrets ``cert`` controls."""
+    uid = cert.metadata.uid
+    if not uid:
+        return []
+    return [
+        obj
+        for obj in secrets.cache.list(cert.namespace)
+        if controller_uid(obj) == uid
+        and ((obj.get("metadata") or {}).get("labels") or {}).get(NEXT_PRIVATE_KEY_LABEL) == "true"
+    ]
+
+
+async def get_secret(client: KubeClient, namespace: str, name: str) -> Secret | None:
+    """GET a Secret with its data; ``None`` when it does not exist.
+
+    Raises:
+        certsmith.client.errors.ApiError: any failure other than 404 (retried by the caller).
+    """
+    try:
+        obj = await client.get(SECRETS, namespace, name)
+    except NotFound:
+        return None
+    return Secret.from_dict(obj)
+
+
+async def write_status(
+    client: KubeClient, obj: JSONObject, original: Certificate, cert: Certificate
+) -> None:
+    """Write ``cert.status`` through ``/status`` if it differs from ``original.status``.
+
+    The body is the cached object with the new status, so the write is conditional on the
+    resourceVersion the decision was based on. ``cert``'s resourceVersion is updated, so Events
+    recorded afterwards point at the version carrying the outcome.
+
+    Raises:
+        certsmith.client.errors.Conflict: the Certificate changed since it was read (retried).
+        certsmith.client.errors.ApiError: any other failure.
+    """
+    before = original.status.to_dict() if original.status is not None else {}
+    after = cert.status.to_dict() if cert.status is not None else {}
+    if before == after:
+        return
+    body = copy.deepcopy(obj)
+    body["status"] = after
+    stored = await client.replace_status(CERTIFICATES, cert.namespace, cert.name, body)
+    new_rv = (stored.get("metadata") or {}).get("resourceVersion")
+    if new_rv:
+        cert.metadata.resource_version = str(new_rv)
+
+
+# -- cross-resource triggers (mappers for the informers' handlers) -------------------------------
+
+
+def certificates_for_owned(certificates: Informer, obj: JSONObject) -> list[ObjectKey]:
+    """The Certificate controlling a request or key Secret (matched by uid in the cache)."""
+    uid = controller_uid(obj)
+    namespace = (obj.get("metadata") or {}).get("namespace")
+    if uid is None:
+        return []
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("uid") == uid and ref.get("kind") == Certificate.KIND:
+            cached = certificates.cache.get(namespace, str(ref.get("name") or ""))
+            if cached is not None and (cached.get("metadata") or {}).get("uid") == uid:
+                return [ObjectKey(namespace, str(ref["name"]))]
+    return []
+
+
+def certificates_for_secret(certificates: Informer, secret: JSONObject) -> list[ObjectKey]:
+    """The Certificates writing this Secret, plus its controlling Certificate (key Secrets)."""
+    meta = secret.get("metadata") or {}
+    namespace = meta.get("namespace")
+    keys = {
+        ObjectKey.of(obj)
+        for obj in certificates.cache.list(namespace)
+        if (obj.get("spec") or {}).get("secretName") == meta.get("name")
+    }
+    keys.update(certificates_for_owned(certificates, secret))
+    return sorted(keys)
+
+
+__all__ = [
+    "CERTIFICATE_NAME_ANNOTATION",
+    "FAO_LABEL",
+    "FIELD_MANAGER",
+    "ISSUE_TEMPORARY_ANNOTATION",
+    "NEXT_PRIVATE_KEY_LABEL",
+    "PRIVATE_KEY_SECRET_ANNOTATION",
+    "REVISION_ANNOTATION",
+    "certificate_informer",
+    "certificates_for_owned",
+    "certificates_for_secret",
+    "controller_uid",
+    "get_secret",
+    "next_key_secrets",
+    "next_revision",
+    "owned_requests",
+    "owner_reference",
+    "parse_certificate",
+    "request_revision",
+    "requests_of_revision",
+    "write_status",
+]
