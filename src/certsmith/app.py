@@ -11,7 +11,9 @@ What this module decides, and why:
   Shut-down order is the reverse, so in-flight reconciles can still write their status.
 * ``certsmith controller`` runs the same controllers against any Kubernetes API, optionally
   behind leader election on a Lease; losing the lease ends the process (as client-go programs
-  do) instead of rejoining with stale caches.
+  do) instead of rejoining with stale caches. With ``namespace`` it acts in that namespace only
+  (cert-manager's ``--namespace``); ``serve`` has no such mode, since its controllers run with
+  an identity the server itself grants cluster-wide.
 * This is the only module (with ``cli/``) that sees both ``apiserver`` and ``controllers``.
 """
 
@@ -95,6 +97,7 @@ def controller_options(
     *,
     cluster_resource_namespace: str = DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
     approve_signer_names: Sequence[str] = DEFAULT_APPROVE_SIGNER_NAMES,
+    namespace: str | None = None,
 ) -> ControllerOptions | None:
     """The controllers' options from command-line values, or ``None`` for ``--controllers=none``.
 
@@ -113,6 +116,7 @@ def controller_options(
         controllers=controllers,
         cluster_resource_namespace=cluster_resource_namespace,
         approve_signer_names=tuple(approve_signer_names),
+        namespace=namespace,
     )
 
 
@@ -232,6 +236,7 @@ async def run_controller(
     controllers: str = DEFAULT_CONTROLLERS,
     cluster_resource_namespace: str = DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
     approve_signer_names: Sequence[str] = DEFAULT_APPROVE_SIGNER_NAMES,
+    namespace: str | None = None,
     leader_election: LeaderElection | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
@@ -243,6 +248,8 @@ async def run_controller(
         cluster_resource_namespace: where ClusterIssuers' Secrets live.
         approve_signer_names: signers the built-in approver approves (empty: all); the
             cluster's RBAC must grant ``approve`` on them.
+        namespace: watch and act only in this namespace, without ClusterIssuers; ``None``
+            covers the whole cluster.
         leader_election: run only while holding this Lease; ``None`` runs unconditionally.
         stop: set it to shut down; ``None`` runs until cancelled.
 
@@ -254,6 +261,7 @@ async def run_controller(
         controllers,
         cluster_resource_namespace=cluster_resource_namespace,
         approve_signer_names=approve_signer_names,
+        namespace=namespace,
     )
     if options is None:
         raise StartupError("--controllers=none leaves nothing to run")

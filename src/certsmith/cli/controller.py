@@ -1,9 +1,11 @@
 """``certsmith controller``: run the controllers against any Kubernetes API.
 
 The flags are cert-manager's controller flags where one exists (``--controllers``,
-``--cluster-resource-namespace``, ``--leader-elect``,
+``--cluster-resource-namespace``, ``--namespace``, ``--leader-elect``,
 ``--leader-election-namespace`` and the lease timings, as Go durations), so an operator can
-carry a cert-manager Deployment's arguments over. Exit codes: 0 after SIGTERM/SIGINT, 1 when the
+carry a cert-manager Deployment's arguments over. With ``--namespace`` the Lease lives in that
+namespace unless ``--leader-election-namespace`` says otherwise: a namespace-scoped identity
+usually cannot write Leases in ``kube-system``. Exit codes: 0 after SIGTERM/SIGINT, 1 when the
 process cannot start or loses its lease (a supervisor restarts it, as with client-go programs).
 """
 
@@ -62,15 +64,23 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     add_controller_arguments(parser)
     parser.add_argument(
+        "--namespace",
+        default=None,
+        metavar="NS",
+        help="watch and act only in this namespace; ClusterIssuers are then not used "
+        "(default: all namespaces)",
+    )
+    parser.add_argument(
         "--leader-elect",
         action="store_true",
         help="run only while holding the leader election Lease (for several replicas)",
     )
     parser.add_argument(
         "--leader-election-namespace",
-        default=DEFAULT_LEASE_NAMESPACE,
+        default=None,
         metavar="NS",
-        help=f"namespace of the leader election Lease (default {DEFAULT_LEASE_NAMESPACE})",
+        help="namespace of the leader election Lease (default: --namespace if given, else "
+        f"{DEFAULT_LEASE_NAMESPACE})",
     )
     parser.add_argument(
         "--leader-election-lease-name",
@@ -113,7 +123,7 @@ def leader_election(args: argparse.Namespace) -> LeaderElection | None:
     retry = args.leader_election_retry_period or duration * RETRY_PERIOD / LEASE_DURATION
     try:
         return LeaderElection(
-            namespace=args.leader_election_namespace,
+            namespace=args.leader_election_namespace or args.namespace or DEFAULT_LEASE_NAMESPACE,
             name=args.leader_election_lease_name,
             lease_duration=duration,
             renew_deadline=renew,
@@ -133,6 +143,7 @@ async def _main(args: argparse.Namespace) -> None:
         approve_signer_names=args.approve_signer_names,
         controllers=args.controllers,
         cluster_resource_namespace=args.cluster_resource_namespace,
+        namespace=args.namespace,
         leader_election=leader_election(args),
         stop=stop,
     )

@@ -9,7 +9,11 @@ types instead of once per type. The gates, in order:
 4. not ``Approved=True`` → Normal event ``WaitingForApproval``, **no condition**; stop.
 5. Ready reason ``Failed``/``Issued`` → stop for good (requests are one-shot).
 6. issuer lookup in the cache: missing → Pending ``Referenced "<Kind>" not found: ...``; a kind
-   other than Issuer/ClusterIssuer → an error, retried (SPEC §0.1).
+   other than Issuer/ClusterIssuer → an error, retried (SPEC §0.1). When the controllers are
+   limited to one namespace (``--namespace``) a request for a ClusterIssuer is left alone: no
+   status, no event, no retry. cert-manager answers it with "cannot get ClusterIssuer ... as
+   cert-manager is scoped to a single namespace" and a backoff retry that can never succeed;
+   the object ends the same (untouched), and we spare the retry loop and its log noise.
 7. no issuer type → Pending ``Missing issuer type: ...``.
 8. a type not served by this manager (not installed, or its controller disabled) → stop.
 9. issuer not ``Ready=True`` → Pending ``Referenced issuer does not have a Ready status condition``.
@@ -161,6 +165,16 @@ class CertificateRequestReconciler:
         if ready_reason(request) in (RequestReason.FAILED, RequestReason.ISSUED):
             return None
 
+        if not self._informers.cluster_scoped and request.spec.issuer_ref.kind == "ClusterIssuer":
+            log.info(
+                "certificaterequest %s/%s: not processed, it references ClusterIssuer %r and "
+                "the controllers are limited to namespace %r",
+                request.namespace,
+                request.name,
+                request.spec.issuer_ref.name,
+                self._informers.namespace,
+            )
+            return None
         issuer = self._lookup_issuer(request)
         if issuer is None:
             ref = request.spec.issuer_ref
@@ -302,7 +316,7 @@ def requests_for_secret(informers: SharedInformers, secret: JSONObject) -> list[
     meta = secret.get("metadata") or {}
     value = f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
     keys = {ObjectKey.of(obj) for obj in informers.requests.cache.by_index(BY_KEY_SECRET, value)}
-    for informer in (informers.issuers, informers.cluster_issuers):
+    for informer in informers.issuer_informers:
         for issuer_key in issuers_for_secret(informer, secret):
             issuer = informer.cache.get_key(issuer_key)
             if issuer is not None:

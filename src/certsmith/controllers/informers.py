@@ -9,6 +9,11 @@ What this module decides:
   issuers read with a GET when they need it (see :mod:`certsmith.controllers.issuercontext`).
 * Indexes answer the cross-resource questions without scans: which requests use issuer X, which
   requests name key Secret S (SelfSigned), which issuers use Secret S.
+* With a ``namespace`` (``certsmith controller --namespace``, cert-manager's namespaced mode)
+  every informer lists and watches that namespace only, and ClusterIssuers are not watched at
+  all: a namespace-scoped identity may not be allowed to read them, and cert-manager does not
+  start its ClusterIssuer informer in that mode either. :attr:`SharedInformers.issuer_informers`
+  is what callers iterate over so they need not know which mode they run in.
 """
 
 from __future__ import annotations
@@ -75,19 +80,32 @@ def cluster_issuers_by_secret(cluster_resource_namespace: str) -> Indexer:
     return index
 
 
+class ClusterScopeDisabledError(RuntimeError):
+    """A cluster-scoped informer was asked for while the controllers watch one namespace."""
+
+
 class SharedInformers:
-    """The four informers, created on first use so unused resources are not watched."""
+    """The informers, created on first use so unused resources are not watched."""
 
     def __init__(
         self,
         client: KubeClient,
         *,
         cluster_resource_namespace: str,
+        namespace: str | None = None,
         sleep: Sleeper = asyncio.sleep,
     ) -> None:
-        """Prepare informers over ``client``; nothing runs until the manager starts them."""
+        """Prepare informers over ``client``; nothing runs until the manager starts them.
+
+        Args:
+            client: the API client the informers list and watch through.
+            cluster_resource_namespace: where ClusterIssuers' Secrets live (SPEC §0.3).
+            namespace: watch only this namespace (and no ClusterIssuers); ``None`` watches all.
+            sleep: how the informers wait between retries.
+        """
         self._client = client
         self._crns = cluster_resource_namespace
+        self.namespace = namespace
         self._sleep = sleep
         self._requests: Informer | None = None
         self._issuers: Informer | None = None
@@ -101,6 +119,7 @@ class SharedInformers:
             self._requests = Informer(
                 self._client,
                 CERTIFICATE_REQUESTS,
+                namespace=self.namespace,
                 indexers={BY_ISSUER: requests_by_issuer, BY_KEY_SECRET: requests_by_key_secret},
                 sleep=self._sleep,
             )
@@ -111,13 +130,37 @@ class SharedInformers:
         """Issuers, indexed :data:`BY_SECRET`."""
         if self._issuers is None:
             self._issuers = Informer(
-                self._client, ISSUERS, indexers={BY_SECRET: issuers_by_secret}, sleep=self._sleep
+                self._client,
+                ISSUERS,
+                namespace=self.namespace,
+                indexers={BY_SECRET: issuers_by_secret},
+                sleep=self._sleep,
             )
         return self._issuers
 
     @property
+    def cluster_scoped(self) -> bool:
+        """Whether the informers watch every namespace (and ClusterIssuers)."""
+        return self.namespace is None
+
+    @property
+    def issuer_informers(self) -> tuple[Informer, ...]:
+        """The Issuer informer, and the ClusterIssuer one unless limited to a namespace."""
+        if self.cluster_scoped:
+            return (self.issuers, self.cluster_issuers)
+        return (self.issuers,)
+
+    @property
     def cluster_issuers(self) -> Informer:
-        """ClusterIssuers, indexed :data:`BY_SECRET` (in the cluster resource namespace)."""
+        """ClusterIssuers, indexed :data:`BY_SECRET` (in the cluster resource namespace).
+
+        Raises:
+            ClusterScopeDisabledError: the informers are limited to one namespace.
+        """
+        if not self.cluster_scoped:
+            raise ClusterScopeDisabledError(
+                f"ClusterIssuers are not watched when limited to namespace {self.namespace!r}"
+            )
         if self._cluster_issuers is None:
             self._cluster_issuers = Informer(
                 self._client,
@@ -132,6 +175,10 @@ class SharedInformers:
         """Secrets, metadata only."""
         if self._secrets is None:
             self._secrets = Informer(
-                self._client, SECRETS, transform=metadata_only, sleep=self._sleep
+                self._client,
+                SECRETS,
+                namespace=self.namespace,
+                transform=metadata_only,
+                sleep=self._sleep,
             )
         return self._secrets

@@ -14,6 +14,11 @@ What this module decides:
   an error that lists the valid ones. cert-manager's names for controllers certsmith does not
   have (yet) are accepted and ignored, so a chart's flags keep working.
 * The informers are shared (one per resource) and Secrets are watched as metadata only.
+* ``namespace`` (``certsmith controller --namespace``) is cert-manager's namespaced mode: every
+  informer watches that one namespace, so nothing elsewhere is read or written, and the
+  ``clusterissuers`` controller does not run (cert-manager skips it the same way), whatever the
+  selection says. Requests for ClusterIssuers are then not processed (see
+  :mod:`certsmith.controllers.certificaterequests`).
 """
 
 from __future__ import annotations
@@ -156,6 +161,7 @@ class ControllerOptions:
         component: the Events' ``source.component`` / ``reportingComponent``.
         instance: the Events' ``reportingInstance`` (e.g. the pod name), if any.
         sleep: how work queues and informers wait (a fake sleeper in tests).
+        namespace: act only in this namespace, without ClusterIssuers; ``None`` acts in all.
     """
 
     controllers: str | Sequence[str] = ("*",)
@@ -167,6 +173,7 @@ class ControllerOptions:
     component: str = COMPONENT
     instance: str | None = None
     sleep: Sleeper = asyncio.sleep
+    namespace: str | None = None
 
 
 def build_controllers(client: KubeClient, *, options: ControllerOptions) -> list[Controller]:
@@ -177,8 +184,18 @@ def build_controllers(client: KubeClient, *, options: ControllerOptions) -> list
     """
     issuers = dict(registry.load() if options.issuers is None else options.issuers)
     enabled = parse_controllers(options.controllers, available_controllers(issuers))
+    if options.namespace is not None and CLUSTER_ISSUERS in enabled:
+        log.info(
+            "not starting the %s controller: limited to namespace %r",
+            CLUSTER_ISSUERS,
+            options.namespace,
+        )
+        enabled -= {CLUSTER_ISSUERS}
     informers = SharedInformers(
-        client, cluster_resource_namespace=options.cluster_resource_namespace, sleep=options.sleep
+        client,
+        cluster_resource_namespace=options.cluster_resource_namespace,
+        namespace=options.namespace,
+        sleep=options.sleep,
     )
     recorder = EventRecorder(
         client, clock=options.clock, component=options.component, instance=options.instance
@@ -233,20 +250,15 @@ def build_controllers(client: KubeClient, *, options: ControllerOptions) -> list
         q = queue(REQUEST_ISSUER)
         informers.requests.add_handlers(enqueue(q))
         by_issuer = enqueue_mapped(q, partial(requests_for_issuer, informers))
-        informers.issuers.add_handlers(by_issuer)
-        informers.cluster_issuers.add_handlers(by_issuer)
+        for informer in informers.issuer_informers:
+            informer.add_handlers(by_issuer)
         informers.secrets.add_handlers(enqueue_mapped(q, partial(requests_for_secret, informers)))
         controllers.append(
             Controller(
                 REQUEST_ISSUER,
                 reconciler.reconcile,
                 q,
-                informers=(
-                    informers.requests,
-                    informers.issuers,
-                    informers.cluster_issuers,
-                    informers.secrets,
-                ),
+                informers=(informers.requests, *informers.issuer_informers, informers.secrets),
                 workers=options.workers,
             )
         )

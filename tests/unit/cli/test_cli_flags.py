@@ -136,3 +136,24 @@ def test_kubeconfig_resolution_follows_kubectl(tmp_path):
         resolve_kubeconfig(None, {**env, "KUBECONFIG": str(first)})
     with pytest.raises(ConfigError, match="pass --kubeconfig"):
         resolve_kubeconfig(None, env)
+
+
+def test_controller_namespace_defaults_to_every_namespace():
+    assert parse("controller", "--kubeconfig", "k").namespace is None
+    assert parse("controller", "--namespace", "team-a").namespace == "team-a"
+
+
+def test_a_namespaced_controller_elects_its_leader_in_that_namespace():
+    settings = leader_election(parse("controller", "--namespace", "team-a", "--leader-elect"))
+    assert settings is not None
+    assert settings.namespace == "team-a"
+    args = parse("controller", "--namespace=a", "--leader-elect", "--leader-election-namespace=x")
+    explicit = leader_election(args)
+    assert explicit is not None
+    assert explicit.namespace == "x"
+
+
+def test_serve_has_no_namespace_flag(capsys):
+    with pytest.raises(SystemExit):
+        parse("serve", "--data-dir", "d", "--namespace", "team-a")
+    assert "--namespace" in capsys.readouterr().err
