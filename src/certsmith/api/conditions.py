@@ -126,6 +126,12 @@ class EventReason(StrEnum):
     WINDOW_ERROR = "WindowError"
     KEYSTORE_PASSWORD_SECRET_NOT_FOUND = "KeystorePasswordSecretNotFound"
     ARI_ERROR = "ARIError"
+    # Issuance failures (SPEC §5.4 issuing step 3): the failing CR condition's reason. A Denied
+    # condition's reason is free text (the denier's); its events use DENIED.
+    FAILED = "Failed"
+    DENIED = "Denied"
+    INVALID_REQUEST = "InvalidRequest"
+    INVALID_CERTIFICATE = "InvalidCertificate"
 
 
 class EventType(StrEnum):
