@@ -23,7 +23,7 @@ import datetime as dt
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 from certsmith.api.certmanager import Certificate, CertificateRequest
@@ -33,6 +33,7 @@ from certsmith.client.errors import AlreadyExists, NotFound
 from certsmith.client.protocol import KubeClient
 from certsmith.client.resources import CERTIFICATE_REQUESTS
 from certsmith.controllers.certificates.keymanager import key_violations
+from certsmith.controllers.certificates.match import RequestMatchError, request_matches_spec
 from certsmith.controllers.certificates.state import (
     CERTIFICATE_NAME_ANNOTATION,
     PRIVATE_KEY_SECRET_ANNOTATION,
@@ -64,9 +65,6 @@ DEFAULT_COPIED_ANNOTATION_PREFIXES: Final = (
 MAX_BASE_NAME: Final = 233
 _HASH_HEX_LENGTH: Final = 64
 _ALNUM: Final = re.compile(r"[a-zA-Z0-9]")
-
-#: Which spec fields a request no longer satisfies (P2's ``request_matches_spec``); empty = match.
-RequestMatcher = Callable[[CertificateRequest, Certificate], Sequence[str]]
 
 
 def dns_safe_shorten(name: str, max_length: int) -> str:
@@ -121,6 +119,18 @@ def failed_before(request: CertificateRequest, when: dt.datetime | None) -> bool
     return failure is not None and failure < when
 
 
+def stale_fields(request: CertificateRequest, cert: Certificate) -> list[str]:
+    """The spec fields ``request`` no longer matches; empty when it matches or cannot tell.
+
+    An undecodable CSR is "cannot tell" here (SPEC §5.8): :func:`csr_matches_key` rejects it.
+    """
+    try:
+        return request_matches_spec(request, cert.spec)
+    except RequestMatchError as err:
+        log.info("certificaterequest %s/%s: %s", request.namespace, request.name, err)
+        return []
+
+
 def csr_matches_key(request: CertificateRequest, key: PrivateKey) -> bool:
     """Whether the request's CSR decodes and carries the public half of ``key``."""
     try:
@@ -139,7 +149,6 @@ class RequestManager:
         certificates: Informer,
         requests: Informer,
         recorder: EventRecorder,
-        matcher: RequestMatcher | None = None,
         copied_annotation_prefixes: Sequence[str] = DEFAULT_COPIED_ANNOTATION_PREFIXES,
     ) -> None:
         """Create the controller.
@@ -149,15 +158,12 @@ class RequestManager:
             certificates: the Certificate informer.
             requests: the CertificateRequest informer.
             recorder: where Events go.
-            matcher: which spec fields a request no longer satisfies (SPEC §5.8
-                ``RequestMatchesSpec``); ``None`` skips that comparison.
             copied_annotation_prefixes: which Certificate annotations requests inherit.
         """
         self._client = client
         self._certificates = certificates
         self._requests = requests
         self._recorder = recorder
-        self._matcher = matcher
         self._prefixes = tuple(copied_annotation_prefixes)
 
     async def reconcile(self, key: ObjectKey) -> Requeue | None:
@@ -194,7 +200,7 @@ class RequestManager:
                 await self._delete(request, "it has no valid revision annotation")
             elif found != revision:
                 continue
-            elif self._matcher is not None and self._matcher(request, cert):
+            elif stale_fields(request, cert):
                 await self._delete(request, "it no longer matches the spec")
             elif not csr_matches_key(request, private_key):
                 await self._delete(request, "its CSR is not for the next private key")
@@ -293,11 +299,11 @@ class RequestManager:
 __all__ = [
     "DEFAULT_COPIED_ANNOTATION_PREFIXES",
     "RequestManager",
-    "RequestMatcher",
     "copied_annotations",
     "csr_matches_key",
     "dns_safe_shorten",
     "failed_before",
     "request_name",
     "secure_unique_name",
+    "stale_fields",
 ]
