@@ -37,6 +37,8 @@ from certsmith.controllers.certificaterequests import (
     requests_for_issuer,
     requests_for_secret,
 )
+from certsmith.controllers.certificates.wiring import BUILDERS as CERTIFICATE_BUILDERS
+from certsmith.controllers.certificates.wiring import build_certificate_controllers
 from certsmith.controllers.events import COMPONENT, EventRecorder
 from certsmith.controllers.informers import SharedInformers
 from certsmith.controllers.issuercontext import ControllerIssuerContext
@@ -86,7 +88,7 @@ UPSTREAM_ONLY: Final = frozenset(
         "certificatesigningrequests-issuer-vault",
         "certificatesigningrequests-issuer-venafi",
     }
-)
+) - frozenset(CERTIFICATE_BUILDERS)
 
 DEFAULT_CLUSTER_RESOURCE_NAMESPACE: Final = "cert-manager"
 DEFAULT_WORKERS: Final = 5  # cert-manager's --concurrent-workers
@@ -99,7 +101,7 @@ def request_issuer_controller(spec_key: str) -> str:
 
 def available_controllers(issuers: Mapping[str, Issuer]) -> tuple[str, ...]:
     """The controller names that can be enabled with these issuer implementations, sorted."""
-    names = {ISSUERS, CLUSTER_ISSUERS, APPROVER}
+    names = {ISSUERS, CLUSTER_ISSUERS, APPROVER, *CERTIFICATE_BUILDERS}
     names.update(request_issuer_controller(key) for key in issuers)
     return tuple(sorted(names))
 
@@ -282,6 +284,17 @@ def build_controllers(client: KubeClient, *, options: ControllerOptions) -> list
                 workers=options.workers,
             )
         )
+    controllers.extend(
+        build_certificate_controllers(
+            client,
+            enabled=enabled,
+            informers=informers,
+            recorder=recorder,
+            clock=options.clock,
+            sleep=options.sleep,
+            workers=options.workers,
+        )
+    )
     return controllers
 
 

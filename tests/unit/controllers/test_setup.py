@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from certsmith.controllers.certificates.wiring import BUILDERS as CERTIFICATE_BUILDERS
 from certsmith.controllers.setup import (
     APPROVER,
     CLUSTER_ISSUERS,
@@ -23,7 +24,8 @@ ISSUERS_BUILTIN = build(BUILTIN)
 AVAILABLE = available_controllers(ISSUERS_BUILTIN)
 CA = "certificaterequests-issuer-ca"
 SELFSIGNED = "certificaterequests-issuer-selfsigned"
-ALL = frozenset({ISSUERS, CLUSTER_ISSUERS, APPROVER, CA, SELFSIGNED})
+CERTIFICATES = frozenset(CERTIFICATE_BUILDERS)
+ALL = frozenset({ISSUERS, CLUSTER_ISSUERS, APPROVER, CA, SELFSIGNED}) | CERTIFICATES
 
 
 @dataclass(frozen=True)
@@ -81,17 +83,23 @@ def test_available_controllers_follow_the_issuer_registry() -> None:
 def test_all_request_issuer_names_map_to_one_shared_reconciler() -> None:
     manager = build_manager(FakeKubeClient(), options=ControllerOptions(issuers=ISSUERS_BUILTIN))
     assert sorted(c.name for c in manager.controllers) == sorted(
-        [ISSUERS, CLUSTER_ISSUERS, REQUEST_ISSUER, APPROVER]
+        [ISSUERS, CLUSTER_ISSUERS, REQUEST_ISSUER, APPROVER, *CERTIFICATES]
     )
     # One informer per resource, however many controllers share it.
     plurals = [i.resource.plural for i in manager.informers]
-    assert sorted(plurals) == ["certificaterequests", "clusterissuers", "issuers", "secrets"]
+    assert sorted(plurals) == [
+        "certificaterequests",
+        "certificates",
+        "clusterissuers",
+        "issuers",
+        "secrets",
+    ]
 
 
 def test_disabling_every_issuer_type_drops_the_request_reconciler() -> None:
     options = ControllerOptions(controllers=f"*,-{CA},-{SELFSIGNED}", issuers=ISSUERS_BUILTIN)
     names = {c.name for c in build_manager(FakeKubeClient(), options=options).controllers}
-    assert names == {ISSUERS, CLUSTER_ISSUERS, APPROVER}
+    assert names == {ISSUERS, CLUSTER_ISSUERS, APPROVER, *CERTIFICATES}
 
 
 def test_unknown_controller_fails_build_manager() -> None:
