@@ -29,5 +29,7 @@ pytest:
 	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
+# Both benchmarks; the API server one writes bench/results/<date>-apiserver.json.
 bench: install
 	$(PY) bench/storage_bench.py
+	$(PY) bench/apiserver_bench.py
