@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import ipaddress
 from collections.abc import Sequence
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 
-from certsmith.api.certmanager import Certificate, CertificateRequest, ClusterIssuer, Issuer
+from certsmith.api.certmanager import (
+    Certificate,
+    CertificateRequest,
+    CertificateSpec,
+    CertificateStatus,
+    ClusterIssuer,
+    Issuer,
+)
 from certsmith.api.core import Secret
 from certsmith.api.meta import Condition, encode_bytes
+from certsmith.pki.csr import generate_csr
+from tests.pkitools import NOW
+from tests.pkitools import key as pki_key
+
+ISSUED_NOT_BEFORE = NOW - dt.timedelta(days=1)
+"""notBefore of ``make_issued_cert`` leaves: a day before ``tests.pkitools.NOW``."""
+ISSUED_NOT_AFTER = ISSUED_NOT_BEFORE + dt.timedelta(days=90)
+"""notAfter of ``make_issued_cert`` leaves: 90 days of lifetime, renewal due 30 days before."""
 
 
 @functools.cache
@@ -344,3 +361,156 @@ def private_key_pem(key: Any) -> bytes:
             serialization.NoEncryption(),
         )
     )
+
+
+# --- Certificates, their Secrets and requests (policy tests) ----------------------------------
+
+
+def make_issued_cert(
+    *,
+    key: Any,
+    common_name: str = "",
+    dns_names: Sequence[str] = ("web.example.com",),
+    ip_addresses: Sequence[str] = (),
+    uris: Sequence[str] = (),
+    emails: Sequence[str] = (),
+    subject: x509.Name | None = None,
+    not_before: dt.datetime = ISSUED_NOT_BEFORE,
+    not_after: dt.datetime = ISSUED_NOT_AFTER,
+    signer: Any = None,
+) -> x509.Certificate:
+    """A leaf for ``key`` with the given names; self-signed unless ``signer`` (a key) is given."""
+    if subject is None:
+        attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)] if common_name else []
+        subject = x509.Name(attrs)
+    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
+    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
+    sans += [x509.UniformResourceIdentifier(u) for u in uris]
+    sans += [x509.RFC822Name(e) for e in emails]
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-ca")]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+    )
+    if sans:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(sans), critical=not subject.rdns
+        )
+    sign_with = signer or key
+    algorithm = None if isinstance(sign_with, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    return builder.sign(sign_with, algorithm)
+
+
+def cert_pem(cert: x509.Certificate) -> bytes:
+    """One certificate as PEM."""
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def make_tls_secret(
+    name: str = "web-tls",
+    *,
+    namespace: str = "ns",
+    key: Any = None,
+    cert: x509.Certificate | None = None,
+    key_pem: bytes | None = None,
+    crt_pem: bytes | None = None,
+    extra_data: dict[str, bytes] | None = None,
+    annotations: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+    managed_fields: Sequence[dict[str, Any]] | None = None,
+    owner_references: Sequence[dict[str, Any]] | None = None,
+) -> Secret:
+    """A ``kubernetes.io/tls`` Secret holding a real key pair.
+
+    ``key`` defaults to the cached RSA 2048 key (the Certificate default), ``cert`` to a leaf
+    for it naming ``web.example.com``; ``key_pem``/``crt_pem`` override the stored bytes
+    (``b""`` stores an empty value).
+    """
+    key = key if key is not None else pki_key("rsa2048")
+    cert = cert if cert is not None else make_issued_cert(key=key)
+    data = {
+        "tls.key": private_key_pem(key) if key_pem is None else key_pem,
+        "tls.crt": cert_pem(cert) if crt_pem is None else crt_pem,
+        **(extra_data or {}),
+    }
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace}
+    if annotations is not None:
+        metadata["annotations"] = annotations
+    if labels is not None:
+        metadata["labels"] = labels
+    if managed_fields is not None:
+        metadata["managedFields"] = list(managed_fields)
+    if owner_references is not None:
+        metadata["ownerReferences"] = list(owner_references)
+    return Secret.from_dict(
+        {"metadata": metadata, "type": "kubernetes.io/tls", "data": Secret.encode_data(data)}
+    )
+
+
+def make_request_for(
+    certificate: Certificate,
+    *,
+    key: Any = None,
+    revision: int = 1,
+    spec: CertificateSpec | None = None,
+) -> CertificateRequest:
+    """The request the request manager would create for ``certificate`` (or another ``spec``).
+
+    The CSR is generated from the spec and signed by ``key`` (default the cached RSA 2048 key);
+    ``duration``, ``issuerRef``, ``isCA`` and ``usages`` are copied as the request manager does.
+    """
+    spec = spec if spec is not None else certificate.spec
+    key = key if key is not None else pki_key("rsa2048")
+    body: dict[str, Any] = {
+        "request": encode_bytes(generate_csr(spec, key)),
+        "issuerRef": spec.issuer_ref.to_dict(),
+        "isCA": bool(spec.is_ca),
+    }
+    if spec.duration is not None:
+        body["duration"] = spec.duration
+    if spec.usages is not None:
+        body["usages"] = list(spec.usages)
+    return CertificateRequest.from_dict(
+        {
+            "metadata": {
+                "name": f"{certificate.name}-{revision}",
+                "namespace": certificate.namespace,
+                "annotations": {
+                    "cert-manager.io/certificate-revision": str(revision),
+                    "cert-manager.io/certificate-name": certificate.name,
+                },
+            },
+            "spec": body,
+        }
+    )
+
+
+def with_certificate_meta(
+    certificate: Certificate,
+    *,
+    uid: str | None = None,
+    created: dt.datetime | None = None,
+    renewal_time: dt.datetime | None = None,
+    revision: int | None = None,
+) -> Certificate:
+    """A copy of ``certificate`` with a uid, creationTimestamp and/or status fields set."""
+    metadata = certificate.metadata.model_copy(
+        update={
+            key: value
+            for key, value in {"uid": uid, "creation_timestamp": created}.items()
+            if value is not None
+        }
+    )
+    status = certificate.status or CertificateStatus()
+    status = status.model_copy(
+        update={
+            key: value
+            for key, value in {"renewal_time": renewal_time, "revision": revision}.items()
+            if value is not None
+        }
+    )
+    return certificate.model_copy(update={"metadata": metadata, "status": status})
