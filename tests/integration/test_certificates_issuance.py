@@ -118,12 +118,22 @@ async def wait_issued(client: HttpKubeClient, name: str, revision: int) -> dict[
 async def test_issuing_certificate_gets_request_secret_and_revision_1(
     client: HttpKubeClient, tmp_path: Path
 ) -> None:
-    """SPEC §12 behaviour 18 (the parts of the key manager, request manager and issuing)."""
+    """SPEC §12 behaviour 18: the whole pipeline from a new Certificate to Ready."""
     await seed_ca_issuer(client)
     async with running(build_manager(client, options=ControllerOptions(workers=2))):
         created = await client.create(CERTIFICATES, NS, make_certificate("web").to_dict())
-        await force_issuing(client, "web")
         cert = await wait_issued(client, "web", 1)
+
+        async def ready() -> bool:
+            obj = await client.get(CERTIFICATES, NS, "web")
+            cond = condition(obj, "Ready") or {}
+            return (cond.get("status"), cond.get("reason"), cond.get("message")) == (
+                "True",
+                "Ready",
+                "Certificate is up to date and has not expired",
+            )
+
+        await eventually_async(ready, timeout=20)
 
         # The temporary key Secret is gone once issuance finished (key manager cleanup).
         async def no_key_secrets() -> bool:
@@ -137,6 +147,13 @@ async def test_issuing_certificate_gets_request_secret_and_revision_1(
 
         await eventually_async(no_key_secrets, timeout=20)
 
+    cert = await client.get(CERTIFICATES, NS, "web")
+    status = cert["status"]
+    assert status["revision"] == 1
+    assert "nextPrivateKeySecretName" not in status
+    assert condition(cert, "Issuing") is None
+    leaf_times = {status["notBefore"], status["notAfter"], status["renewalTime"]}
+    assert len(leaf_times) == 3
     assert (cert["status"] or {}).get("failedIssuanceAttempts") is None
     assert (cert["status"] or {}).get("lastFailureTime") is None
 

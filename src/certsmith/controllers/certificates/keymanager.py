@@ -138,9 +138,12 @@ class KeyManager:
         else:
             await self._check_existing(cert, names[0], notes)
 
-        await write_status(self._client, obj, original, cert)
-        for note in notes:
-            await self._recorder.record(cert, note)
+        try:
+            await write_status(self._client, obj, original, cert)
+        finally:
+            # The Secret writes happened whether or not the status write did: report them.
+            for note in notes:
+                await self._recorder.record(cert, note)
         return None
 
     async def _check_existing(self, cert: Certificate, name: str, notes: list[Note]) -> None:

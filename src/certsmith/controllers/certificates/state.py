@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime as dt
 import logging
 from typing import Final
 
@@ -27,11 +28,13 @@ import pydantic
 
 from certsmith.api.certmanager import Certificate, CertificateRequest
 from certsmith.api.core import Secret
-from certsmith.client.errors import NotFound
+from certsmith.client.errors import Conflict, NotFound
 from certsmith.client.protocol import KubeClient
 from certsmith.client.resources import CERTIFICATES, SECRETS
+from certsmith.controllers.certificates.policies import PolicyInput
 from certsmith.controllers.runtime.cache import JSONObject, ObjectKey
 from certsmith.controllers.runtime.informer import Informer
+from certsmith.controllers.runtime.manager import RetryLater
 from certsmith.controllers.runtime.workqueue import Sleeper
 
 log = logging.getLogger(__name__)
@@ -165,7 +168,7 @@ async def write_status(
     recorded afterwards point at the version carrying the outcome.
 
     Raises:
-        certsmith.client.errors.Conflict: the Certificate changed since it was read (retried).
+        RetryLater: the Certificate changed since it was read (a 409; retried).
         certsmith.client.errors.ApiError: any other failure.
     """
     before = original.status.to_dict() if original.status is not None else {}
@@ -174,7 +177,11 @@ async def write_status(
         return
     body = copy.deepcopy(obj)
     body["status"] = after
-    stored = await client.replace_status(CERTIFICATES, cert.namespace, cert.name, body)
+    try:
+        stored = await client.replace_status(CERTIFICATES, cert.namespace, cert.name, body)
+    except Conflict:
+        # Six controllers write this status; losing a race is routine, not an error.
+        raise RetryLater("the Certificate changed while reconciling") from None
     new_rv = (stored.get("metadata") or {}).get("resourceVersion")
     if new_rv:
         cert.metadata.resource_version = str(new_rv)
@@ -222,6 +229,7 @@ __all__ = [
     "certificates_for_owned",
     "certificates_for_secret",
     "controller_uid",
+    "gather",
     "get_secret",
     "next_key_secrets",
     "next_revision",
@@ -232,3 +240,29 @@ __all__ = [
     "requests_of_revision",
     "write_status",
 ]
+
+
+async def gather(
+    client: KubeClient, requests: Informer, cert: Certificate, now: dt.datetime
+) -> PolicyInput:
+    """The policy chains' input: the Secret (GET, with data), current and next request.
+
+    Raises:
+        RetryLater: more than one owned request claims the current or the next revision.
+        certsmith.client.errors.ApiError: reading the Secret failed.
+    """
+    secret = await get_secret(client, cert.namespace, cert.spec.secret_name)
+    owned = owned_requests(requests, cert)
+    revision = cert.status.revision if cert.status is not None else None
+    current = requests_of_revision(owned, revision) if revision else []
+    upcoming = requests_of_revision(owned, next_revision(cert))
+    if len(current) > 1 or len(upcoming) > 1:
+        raise RetryLater("more than one CertificateRequest for the same revision")
+    return PolicyInput(
+        certificate=cert,
+        secret=secret,
+        current_request=current[0] if current else None,
+        next_request=upcoming[0] if upcoming else None,
+        now=now,
+        field_manager=FIELD_MANAGER,
+    )

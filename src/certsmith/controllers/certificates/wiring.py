@@ -20,12 +20,15 @@ from typing import Final
 from certsmith.client.protocol import KubeClient
 from certsmith.controllers.certificates.issuing import IssuingController
 from certsmith.controllers.certificates.keymanager import KeyManager
+from certsmith.controllers.certificates.readiness import Readiness
 from certsmith.controllers.certificates.requestmanager import RequestManager
+from certsmith.controllers.certificates.revisionmanager import RevisionManager
 from certsmith.controllers.certificates.state import (
     certificate_informer,
     certificates_for_owned,
     certificates_for_secret,
 )
+from certsmith.controllers.certificates.trigger import Trigger
 from certsmith.controllers.events import EventRecorder
 from certsmith.controllers.informers import SharedInformers
 from certsmith.controllers.runtime.cache import ObjectKey
@@ -53,6 +56,28 @@ class Deps:
     clock: Clock
 
 
+def _trigger(d: Deps) -> Reconcile:
+    return Trigger(
+        d.client,
+        certificates=d.certificates,
+        requests=d.informers.requests,
+        recorder=d.recorder,
+        clock=d.clock,
+    ).reconcile
+
+
+def _readiness(d: Deps) -> Reconcile:
+    return Readiness(
+        d.client, certificates=d.certificates, requests=d.informers.requests, clock=d.clock
+    ).reconcile
+
+
+def _revision_manager(d: Deps) -> Reconcile:
+    return RevisionManager(
+        d.client, certificates=d.certificates, requests=d.informers.requests
+    ).reconcile
+
+
 def _key_manager(d: Deps) -> Reconcile:
     return KeyManager(
         d.client, certificates=d.certificates, secrets=d.informers.secrets, recorder=d.recorder
@@ -78,11 +103,14 @@ def _issuing(d: Deps) -> Reconcile:
 
 #: The controllers in pipeline order, with how to build each reconcile function.
 BUILDERS: Final[dict[str, Callable[[Deps], Reconcile]]] = {
+    TRIGGER: _trigger,
     KEY_MANAGER: _key_manager,
     REQUEST_MANAGER: _request_manager,
     ISSUING: _issuing,
+    READINESS: _readiness,
+    REVISION_MANAGER: _revision_manager,
 }
-#: Every Certificate controller name (those not built yet are accepted and ignored).
+#: Every Certificate controller name.
 NAMES: Final = (TRIGGER, KEY_MANAGER, REQUEST_MANAGER, ISSUING, READINESS, REVISION_MANAGER)
 
 
