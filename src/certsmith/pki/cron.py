@@ -139,6 +139,16 @@ class SpecSchedule:
                 found.append(instant)
         return sorted(found)
 
+    def _ends_before(self, day: dt.date, hour: int, minute: int, start: dt.datetime) -> bool:
+        """Whether every start up to ``day hour:minute`` (wall clock) is before ``start``.
+
+        Wall time to instant is monotonic apart from folds, and the last instant of a later wall
+        time is never earlier than any instant of an earlier one; a wall time in a gap proves
+        nothing, so it answers False.
+        """
+        instants = self._instants(dt.datetime(day.year, day.month, day.day, hour, minute))
+        return bool(instants) and instants[-1] < start
+
     def next_after(self, t: dt.datetime) -> dt.datetime | None:
         """The first start strictly after ``t`` truncated to the second, in UTC, or ``None``.
 
@@ -156,7 +166,12 @@ class SpecSchedule:
         minutes = sorted(self.minute.values)
         while day.year <= last_year:
             if day.month in self.month.values and self._day_matches(day):
+                if self._ends_before(day, hours[-1], minutes[-1], start):
+                    day += dt.timedelta(days=1)
+                    continue
                 for hour in hours:
+                    if self._ends_before(day, hour, minutes[-1], start):
+                        continue
                     for minute in minutes:
                         wall = dt.datetime(day.year, day.month, day.day, hour, minute)
                         for instant in self._instants(wall):

@@ -4,6 +4,8 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from certsmith.pki.cron import CronParseError, SpecSchedule, parse_cron
 
@@ -215,3 +217,55 @@ def test_bad_expressions_fail_with_robfig_wording(expression, timezone, message)
 def test_naive_times_are_refused():
     with pytest.raises(ValueError, match="timezone-aware"):
         parse_cron("* * * * *").next_after(dt.datetime(2025, 1, 1))
+
+
+ZONES = ["UTC", "America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Asia/Kolkata"]
+
+
+def brute_force_next(schedule: SpecSchedule, t: dt.datetime, limit_days: int) -> dt.datetime | None:
+    """Every UTC minute after ``t`` whose wall-clock time in the zone matches the fields."""
+    instant = t.astimezone(UTC).replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    for _ in range(limit_days * 1440):
+        wall = instant.astimezone(schedule.zone)
+        dom = wall.day in schedule.dom.values
+        dow = (wall.isoweekday() % 7) in schedule.dow.values
+        day = dom and dow if schedule.dom.star or schedule.dow.star else dom or dow
+        if (
+            day
+            and wall.minute in schedule.minute.values
+            and wall.hour in schedule.hour.values
+            and wall.month in schedule.month.values
+        ):
+            return instant
+        instant += dt.timedelta(minutes=1)
+    return None
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    minutes=st.sets(st.integers(0, 59), min_size=1, max_size=3),
+    hours=st.sets(st.integers(0, 23), min_size=1, max_size=4),
+    dow=st.sets(st.integers(0, 6), min_size=1, max_size=7) | st.none(),
+    zone=st.sampled_from(ZONES),
+    # around the 2025 DST changes of the zones above
+    start=st.sampled_from(
+        [
+            dt.datetime(2025, 3, 8, 20, tzinfo=UTC),
+            dt.datetime(2025, 3, 29, 20, tzinfo=UTC),
+            dt.datetime(2025, 4, 5, 10, tzinfo=UTC),
+            dt.datetime(2025, 10, 4, 10, tzinfo=UTC),
+            dt.datetime(2025, 10, 25, 20, tzinfo=UTC),
+            dt.datetime(2025, 11, 1, 20, tzinfo=UTC),
+        ]
+    ),
+    offset=st.integers(0, 48 * 60),
+)
+def test_next_after_agrees_with_a_minute_by_minute_scan(minutes, hours, dow, zone, start, offset):
+    dow_field = "*" if dow is None else ",".join(map(str, sorted(dow)))
+    expression = (
+        f"{','.join(map(str, sorted(minutes)))} {','.join(map(str, sorted(hours)))} * * {dow_field}"
+    )
+    schedule = parse_cron(expression, zone)
+    assert isinstance(schedule, SpecSchedule)
+    t = start + dt.timedelta(minutes=offset, seconds=offset % 60)
+    assert schedule.next_after(t) == brute_force_next(schedule, t, limit_days=8)
