@@ -514,3 +514,411 @@ TEMPORARY_CASES = [
 @pytest.mark.parametrize("case", TEMPORARY_CASES, ids=lambda c: c.id)
 def test_temporary_certificate_chain(case: Case) -> None:
     run_chain(p.TEMPORARY_CERTIFICATE_CHAIN, case)
+
+
+# --- one small table per policy ---------------------------------------------------------------
+
+
+def annotated(**annotations: str) -> Secret:
+    """The default Secret with only the given annotations."""
+    return secret_for(annotations=annotations)
+
+
+CLUSTER_CERT = cert(issuerRef={"name": "ca", "kind": "ClusterIssuer"})
+
+POLICY_TABLES: dict[Callable[[p.PolicyInput], p.Violation | None], list[Case]] = {
+    p.secret_does_not_exist: [
+        Case("present", given(), None),
+        Case("absent", SECRET_GONE, PolicyReason.DOES_NOT_EXIST),
+    ],
+    p.secret_is_missing_data: [
+        Case("both keys", given(), None),
+        Case("no data", NO_DATA, PolicyReason.MISSING_DATA),
+        Case("no key", EMPTY_KEY, PolicyReason.MISSING_DATA),
+        Case("no cert", EMPTY_CERT, PolicyReason.MISSING_DATA),
+    ],
+    p.secret_public_keys_differ: [
+        Case("one pair", given(), None),
+        Case("bad key", GARBAGE_KEY, PolicyReason.INVALID_KEY_PAIR, MSG_INVALID_KEY),
+        Case("bad cert", GARBAGE_CERT, PolicyReason.INVALID_CERTIFICATE, MSG_INVALID_CERT),
+        Case("two pairs", KEY_REPLACED, PolicyReason.INVALID_KEY_PAIR, MSG_KEY_MISMATCH),
+    ],
+    p.secret_issuer_annotations_mismatch: [
+        Case("annotations match", given(), None),
+        Case(
+            "empty kind and group annotations mean the defaults",
+            given(
+                secret=annotated(
+                    **{
+                        "cert-manager.io/issuer-name": "ca",
+                        "cert-manager.io/issuer-kind": "",
+                        "cert-manager.io/issuer-group": "",
+                    }
+                )
+            ),
+            None,
+        ),
+        Case("no annotations match a default issuerRef", given(secret=annotated()), None),
+        Case(
+            "no annotations do not match a ClusterIssuer (temporary certificates)",
+            given(CLUSTER_CERT, secret=annotated()),
+            PolicyReason.INCORRECT_ISSUER,
+            'Issuing certificate as Secret was previously issued by "Issuer.cert-manager.io/"',
+        ),
+        Case(
+            "kind annotation differs",
+            given(
+                secret=annotated(
+                    **{
+                        "cert-manager.io/issuer-name": "ca",
+                        "cert-manager.io/issuer-kind": "ClusterIssuer",
+                    }
+                )
+            ),
+            PolicyReason.INCORRECT_ISSUER,
+            "Issuing certificate as Secret was previously issued by "
+            '"ClusterIssuer.cert-manager.io/ca"',
+        ),
+        Case("name annotation differs", OTHER_ISSUER, PolicyReason.INCORRECT_ISSUER),
+    ],
+    p.secret_certificate_name_annotation_mismatch: [
+        Case("names this Certificate", given(), None),
+        Case("absent", given(secret=annotated()), None),
+        Case("names another", OTHER_CERTIFICATE, PolicyReason.INCORRECT_CERTIFICATE),
+    ],
+    p.secret_private_key_mismatches_spec: [
+        Case("RSA 2048 by default", given(), None),
+        Case("size changed", BIGGER_KEY, PolicyReason.SECRET_MISMATCH),
+        Case("algorithm changed", EC_KEY, PolicyReason.SECRET_MISMATCH),
+        Case("undecodable key", GARBAGE_KEY, PolicyReason.INVALID_KEY_PAIR, MSG_INVALID_KEY),
+    ],
+    p.secret_public_key_differs_from_current_request: [
+        Case("same key", given(), None),
+        Case("no current request", given(current=None), None),
+        Case("other key", REQUEST_OTHER_KEY, PolicyReason.SECRET_MISMATCH),
+        Case("bad CSR", REQUEST_UNDECODABLE, PolicyReason.INVALID_CERTIFICATE_REQUEST),
+    ],
+    p.current_request_mismatches_spec: [
+        Case("up to date", given(), None),
+        Case("dnsNames changed", DNS_CHANGED, PolicyReason.REQUEST_CHANGED),
+        Case("undecodable request is not a reason to reissue", REQUEST_UNDECODABLE, None),
+        Case("no request, fuzzy match", NO_REQUEST_UP_TO_DATE, None),
+        Case("no request, stale cert", NO_REQUEST_STALE, PolicyReason.SECRET_MISMATCH),
+    ],
+    p.certificate_nearing_expiry(): [
+        Case("early", given(), None),
+        Case("due", RENEWAL_DUE, PolicyReason.RENEWING, MSG_RENEWING),
+        Case(
+            "due without status.renewalTime prints <nil>",
+            given(now=RENEWAL_AT),
+            PolicyReason.RENEWING,
+            "Renewing certificate as renewal was scheduled at <nil>",
+        ),
+        Case(
+            "renewBefore 10d moves the time later",
+            given(cert(renewBefore="240h"), now=RENEWAL_AT),
+            None,
+        ),
+        Case("Disabled", DISABLED_DUE, None),
+    ],
+    p.certificate_has_expired: [
+        Case("valid", RENEWAL_DUE, None),
+        Case("expired", EXPIRED, PolicyReason.EXPIRED, MSG_EXPIRED),
+    ],
+    p.secret_base_label_mismatch: [
+        Case("true", given(), None),
+        Case(
+            "false",
+            given(secret=secret_for(labels={"controller.cert-manager.io/fao": "false"})),
+            PolicyReason.SECRET_MANAGED_METADATA_MISMATCH,
+        ),
+        Case(
+            "absent",
+            given(secret=secret_for(labels={})),
+            PolicyReason.SECRET_MANAGED_METADATA_MISMATCH,
+        ),
+    ],
+    p.secret_certificate_details_annotations_mismatch: [
+        Case("match", given(), None),
+        Case(
+            "edited",
+            given(
+                secret=secret_for(
+                    annotations={**HEALTHY_ANNOTATIONS, "cert-manager.io/common-name": "x"}
+                )
+            ),
+            PolicyReason.SECRET_TEMPLATE_MISMATCH,
+            "Secret metadata x does not match certificate metadata ",
+        ),
+        Case("missing", given(secret=annotated()), PolicyReason.SECRET_MANAGED_METADATA_MISMATCH),
+    ],
+    p.secret_template_mismatch: [
+        Case("no template", given(), None),
+        Case("template applied", post(template_secret()), None),
+        Case(
+            "template label missing",
+            post(template_secret(labels=secret_labels(CERT))),
+            PolicyReason.SECRET_TEMPLATE_MISMATCH,
+        ),
+    ],
+    p.secret_additional_output_formats_mismatch: [
+        Case("none asked", given(), None),
+        Case("both written", post(template_secret()), None),
+        Case(
+            "DER missing",
+            post(template_secret(extra_data={})),
+            PolicyReason.ADDITIONAL_OUTPUT_FORMATS_MISMATCH,
+        ),
+    ],
+    p.secret_owner_reference_mismatch: [
+        Case("disabled", given(), None),
+        Case(
+            "enabled and present",
+            given(secret=secret_for(owner_references=[OWNER_REF]), owner_ref_enabled=True),
+            None,
+        ),
+        Case(
+            "enabled but not controller",
+            given(
+                secret=secret_for(owner_references=[{**OWNER_REF, "controller": False}]),
+                owner_ref_enabled=True,
+            ),
+            PolicyReason.SECRET_OWNER_REF_MISMATCH,
+        ),
+    ],
+    p.secret_keystore_format_mismatch: [
+        Case("none", given(), None),
+        Case(
+            "JKS asked, written without CA",
+            given(
+                cert(keystores={"jks": {"create": True, "password": "x"}}),
+                secret=secret_for(
+                    cert(keystores={"jks": {"create": True, "password": "x"}}),
+                    extra_data={"keystore.jks": b"jks"},
+                ),
+            ),
+            None,
+        ),
+        Case(
+            "JKS asked, truststore missing although a CA is present",
+            given(
+                cert(keystores={"jks": {"create": True, "password": "x"}}),
+                secret=secret_for(
+                    cert(keystores={"jks": {"create": True, "password": "x"}}),
+                    extra_data={"keystore.jks": b"jks", "ca.crt": b"ca"},
+                ),
+            ),
+            PolicyReason.SECRET_MISMATCH,
+            "JKS Keystore key does not contain data",
+        ),
+        Case(
+            "PKCS12 create disabled but present",
+            given(
+                cert(keystores={"pkcs12": {"create": False, "password": "x"}}),
+                secret=secret_for(
+                    cert(keystores={"pkcs12": {"create": False, "password": "x"}}),
+                    extra_data={"keystore.p12": b"p12"},
+                ),
+            ),
+            PolicyReason.SECRET_MISMATCH,
+            "PKCS12 Keystore create disabled",
+        ),
+    ],
+    p.secret_managed_metadata_managed_fields_mismatch: [
+        Case("no field manager: skipped", given(), None),
+        Case(
+            "owns exactly its keys",
+            given(
+                secret=secret_for(
+                    managed_fields=[
+                        managed_metadata(["controller.cert-manager.io/fao"], [*HEALTHY_ANNOTATIONS])
+                    ]
+                ),
+                field_manager=FIELD_MANAGER,
+            ),
+            None,
+        ),
+        Case(
+            "owns a stale subject annotation",
+            given(
+                secret=secret_for(
+                    managed_fields=[
+                        managed_metadata(
+                            ["controller.cert-manager.io/fao"],
+                            [*HEALTHY_ANNOTATIONS, "cert-manager.io/subject-organizations"],
+                        )
+                    ]
+                ),
+                field_manager=FIELD_MANAGER,
+            ),
+            PolicyReason.SECRET_MANAGED_METADATA_MISMATCH,
+            "Secret has these extra Annotations: [cert-manager.io/subject-organizations]",
+        ),
+        Case(
+            "another manager's fields do not count",
+            given(
+                secret=secret_for(managed_fields=[managed_metadata([], [], ())]),
+                field_manager="someone-else",
+            ),
+            PolicyReason.SECRET_MANAGED_METADATA_MISMATCH,
+            "Secret is missing these Managed Labels: [controller.cert-manager.io/fao]",
+        ),
+    ],
+    p.secret_template_managed_fields_mismatch: [
+        Case("no field manager: skipped", post(template_secret()), None),
+        Case(
+            "template label not owned",
+            post(
+                template_secret(
+                    managed_fields=[managed_metadata(["controller.cert-manager.io/fao"], ["owner"])]
+                ),
+                field_manager=FIELD_MANAGER,
+            ),
+            PolicyReason.SECRET_TEMPLATE_MISMATCH,
+            "Secret is missing these Template Labels: [tier]",
+        ),
+    ],
+    p.secret_additional_output_formats_managed_fields_mismatch: [
+        Case(
+            "owns both",
+            post(template_secret(managed_fields=[HEALTHY_MANAGED]), field_manager=FIELD_MANAGER),
+            None,
+        ),
+        Case(
+            "still owns DER after it was dropped",
+            given(
+                secret=secret_for(managed_fields=[managed_metadata([], [], ("key.der",))]),
+                field_manager=FIELD_MANAGER,
+            ),
+            PolicyReason.ADDITIONAL_OUTPUT_FORMATS_MISMATCH,
+            "Certificate's AdditionalOutputFormats doesn't match Secret ManagedFields",
+        ),
+    ],
+    p.secret_owner_reference_managed_field_mismatch: [
+        Case(
+            "disabled and not owned",
+            given(secret=secret_for(managed_fields=[HEALTHY_MANAGED]), field_manager=FIELD_MANAGER),
+            None,
+        ),
+        Case(
+            "enabled and owned",
+            given(
+                secret=secret_for(
+                    managed_fields=[
+                        managed({"f:metadata": {"f:ownerReferences": {'k:{"uid":"uid-web"}': {}}}})
+                    ]
+                ),
+                field_manager=FIELD_MANAGER,
+                owner_ref_enabled=True,
+            ),
+            None,
+        ),
+        Case(
+            "enabled but not owned",
+            given(
+                secret=secret_for(managed_fields=[HEALTHY_MANAGED]),
+                field_manager=FIELD_MANAGER,
+                owner_ref_enabled=True,
+            ),
+            PolicyReason.SECRET_OWNER_REF_MISMATCH,
+            "unexpected managed Secret Owner Reference field on Secret "
+            "--enable-certificate-owner-ref=true",
+        ),
+    ],
+}
+
+POLICY_CASES = [
+    pytest.param(policy, case, id=f"{policy.__name__}: {case.id}")
+    for policy, cases in POLICY_TABLES.items()
+    for case in cases
+]
+
+
+@pytest.mark.parametrize(("policy", "case"), POLICY_CASES)
+def test_policy(policy: Callable[[p.PolicyInput], p.Violation | None], case: Case) -> None:
+    check(policy, case)
+
+
+def test_every_chain_policy_has_a_table() -> None:
+    named = {f.__name__ for f in POLICY_TABLES}
+    chained = {f.__name__ for f in (*p.TRIGGER_CHAIN, *p.READINESS_CHAIN, *p.POST_ISSUANCE_CHAIN)}
+    assert chained <= named
+
+
+# --- the pieces around the checks ---------------------------------------------------------------
+
+
+def test_nearing_expiry_uses_the_injected_renewal_time() -> None:
+    calls: list[tuple[dt.datetime, dt.datetime, dt.timedelta | None, int | None]] = []
+
+    def renew_now(
+        not_before: dt.datetime,
+        not_after: dt.datetime,
+        *,
+        renew_before: dt.timedelta | None,
+        renew_before_percentage: int | None,
+    ) -> dt.datetime:
+        calls.append((not_before, not_after, renew_before, renew_before_percentage))
+        return NOW
+
+    policy = p.certificate_nearing_expiry(renew_now)
+    certificate = cert(renewBefore="1h", renewBeforePercentage=None)
+    violation = policy(given(certificate, secret=secret_for(certificate)))
+    assert violation is not None
+    assert violation.reason is PolicyReason.RENEWING
+    assert calls == [(LEAF.not_valid_before_utc, ISSUED_NOT_AFTER, dt.timedelta(hours=1), None)]
+
+
+def test_nearing_expiry_moves_into_renewal_windows() -> None:
+    # A one-hour window on the 15th: the window before the desired time (15 February) has
+    # closed, so renewal waits for the next one, 15 March 00:00.
+    certificate = cert(
+        renewal={
+            "policy": "RenewBefore",
+            "windows": [{"cron": "0 0 15 * *", "windowDuration": "1h"}],
+        }
+    )
+    policy = p.certificate_nearing_expiry()
+    secret = secret_for(certificate)
+    assert policy(given(certificate, secret=secret, now=RENEWAL_AT)) is None
+    window_opens = dt.datetime(2025, 3, 15, tzinfo=dt.UTC)
+    violation = policy(given(certificate, secret=secret, now=window_opens))
+    assert violation is not None
+    assert violation.reason is PolicyReason.RENEWING
+
+
+def test_evaluate_returns_the_first_violation_only() -> None:
+    first = p.Violation(PolicyReason.RENEWING, "first")
+
+    def boom(_: p.PolicyInput) -> p.Violation | None:
+        raise AssertionError("evaluated past the first violation")
+
+    assert p.evaluate((lambda _: None, lambda _: first, boom), given()) is first
+    assert p.evaluate((), given()) is None
+
+
+def test_a_misordered_chain_fails_loudly_without_a_secret() -> None:
+    with pytest.raises(ValueError, match="secret_does_not_exist first"):
+        p.secret_is_missing_data(SECRET_GONE)
+
+
+@pytest.mark.parametrize(
+    ("when", "expect"),
+    [
+        (dt.datetime(2006, 1, 2, 15, 4, 5, tzinfo=dt.UTC), "Mon, 02 Jan 2006 15:04:05 UTC"),
+        (dt.datetime(2025, 4, 1, 3, 4, 5, tzinfo=dt.UTC), "Tue, 01 Apr 2025 03:04:05 UTC"),
+        (
+            dt.datetime(2025, 4, 1, 5, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+            "Tue, 01 Apr 2025 03:04:05 UTC",
+        ),
+    ],
+)
+def test_format_rfc1123(when: dt.datetime, expect: str) -> None:
+    assert p.format_rfc1123(when) == expect
+
+
+def test_format_go_list() -> None:
+    assert p.format_go_list(["spec.dnsNames", "spec.commonName"]) == (
+        "[spec.dnsNames spec.commonName]"
+    )
+    assert p.format_go_list([]) == "[]"
