@@ -21,6 +21,7 @@ from certsmith.api.core import Secret
 from certsmith.client.errors import ApiError, error_from_status
 from certsmith.client.protocol import ListPage, PatchBody, PatchType, WatchEvent, WatchEventType
 from certsmith.client.resources import ResourceRef
+from certsmith.pki.keys import PrivateKey, parse_private_key_pem
 from certsmith.util.clock import FakeClock
 
 
@@ -46,6 +47,11 @@ class StaticIssuerContext:
         if self.fail_reads is not None:
             raise self.fail_reads
         return self.secrets.get((namespace, name))
+
+    async def private_key(self, secret: Secret, key: str = "tls.key") -> PrivateKey | None:
+        """Parse every time: issuer tests see exactly what is in the Secret, no cache."""
+        pem = secret.decoded(key)
+        return parse_private_key_pem(pem) if pem else None
 
     def add(self, secret: Secret) -> None:
         self.secrets[(secret.namespace, secret.name)] = secret

@@ -28,6 +28,7 @@ from certsmith.api.conditions import EventReason, EventType, IssuerReason
 from certsmith.api.core import Secret
 from certsmith.api.duration import parse_go_duration
 from certsmith.api.errors import CertsmithError
+from certsmith.pki.keys import PrivateKey
 from certsmith.util.clock import Clock
 
 
@@ -126,6 +127,19 @@ class IssuerContext(Protocol):
 
         Raises:
             Exception: any other failure to read it (transient; the caller retries).
+        """
+        ...
+
+    async def private_key(self, secret: Secret, key: str = "tls.key") -> PrivateKey | None:
+        """The private key PEM in ``secret``'s ``key`` entry, parsed; ``None`` when it is empty.
+
+        Parsing an RSA key costs tens of milliseconds, so implementations may cache the result
+        by the Secret's uid and resourceVersion (a changed Secret is a new entry) and should
+        parse off the event loop. Issuers call this instead of parsing ``tls.key`` themselves.
+
+        Raises:
+            certsmith.pki.keys.KeyDecodeError: the entry holds no usable private key (the
+                message never contains key material).
         """
         ...
 

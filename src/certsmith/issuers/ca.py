@@ -5,10 +5,17 @@ cluster resource namespace for a ClusterIssuer). ``tls.crt`` holds the signing C
 carry intermediates; an optional ``ca.crt`` is appended before the chain is built, so
 ``status.certificate`` is the leaf plus intermediates and ``status.ca`` the root-most certificate.
 The leaf's lifetime is not clamped to the CA's, as in cert-manager.
+
+The private key comes parsed from the context (which caches it per Secret version), and the
+template and signature are computed in a worker thread: an RSA signature takes milliseconds of
+CPU that would otherwise stall every other reconcile and, in ``certsmith serve``, the API server
+sharing the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -28,8 +35,8 @@ from certsmith.issuers.base import (
     SignPending,
     requested_duration,
 )
-from certsmith.pki.chain import ChainError
-from certsmith.pki.keys import KeyDecodeError, PrivateKey, parse_private_key_pem
+from certsmith.pki.chain import Chain, ChainError
+from certsmith.pki.keys import KeyDecodeError, PrivateKey
 from certsmith.pki.pem import PEMError, split_pem_certificates
 from certsmith.pki.sign import SignError, sign_with_ca
 from certsmith.pki.template import TemplateError, certificate_template_from_csr
@@ -51,21 +58,20 @@ class CAKeyPair:
     key: PrivateKey
 
 
-def read_key_pair(secret: Secret) -> CAKeyPair:
-    """Decode ``tls.crt``, ``tls.key`` and the optional ``ca.crt`` of a CA Secret.
+async def read_key_pair(secret: Secret, ctx: IssuerContext) -> CAKeyPair:
+    """Decode ``tls.crt``, ``tls.key`` (through ``ctx``'s key cache) and the optional ``ca.crt``.
 
     Raises:
         KeyPairError: a required entry is missing or cannot be decoded. The message names the
             entry, never its contents.
     """
     where = f"{secret.metadata.namespace}/{secret.metadata.name}"
-    key_pem = secret.decoded(TLS_PRIVATE_KEY_KEY)
-    if not key_pem:
-        raise KeyPairError(f"no data for \"{TLS_PRIVATE_KEY_KEY}\" in secret '{where}'")
     try:
-        key = parse_private_key_pem(key_pem)
+        key = await ctx.private_key(secret, TLS_PRIVATE_KEY_KEY)
     except KeyDecodeError as err:
         raise KeyPairError(f"error decoding private key PEM block: {err}") from None
+    if key is None:
+        raise KeyPairError(f"no data for \"{TLS_PRIVATE_KEY_KEY}\" in secret '{where}'")
     cert_pem = secret.decoded(TLS_CERT_KEY)
     if not cert_pem:
         raise KeyPairError(f"no data for \"{TLS_CERT_KEY}\" in secret '{where}'")
@@ -110,7 +116,7 @@ class CAIssuer:
             secret = await ctx.get_secret(namespace, spec.secret_name)
             if secret is None:
                 raise KeyPairError(f'secret "{spec.secret_name}" not found')
-            pair = read_key_pair(secret)
+            pair = await read_key_pair(secret, ctx)
         except Exception as err:
             message = f"Error getting keypair for CA issuer: {err}"
             raise IssuerNotReady(
@@ -160,38 +166,14 @@ class CAIssuer:
                 f'Referenced secret {where} not found: secret "{spec.secret_name}" not found',
             )
         try:
-            pair = read_key_pair(secret)
+            pair = await read_key_pair(secret, ctx)
         except KeyPairError as err:
             raise SignPending(
                 EventReason.SECRET_INVALID_DATA,
                 f"Failed to parse signing CA keypair from secret {where}: {err}",
             ) from None
 
-        now = ctx.clock.now()
-        try:
-            template = certificate_template_from_csr(
-                request.spec.request_pem,
-                is_ca=bool(request.spec.is_ca),
-                usages=list(request.spec.usages or ()),
-                duration=requested_duration(request),
-                now=now,
-            )
-        except (TemplateError, ValueError) as err:
-            raise SignFailed(
-                EventReason.SIGNING_ERROR, f"Error generating certificate template: {err}"
-            ) from None
-        try:
-            chain = sign_with_ca(
-                template,
-                ca_chain=pair.chain,
-                ca_key=pair.key,
-                crl_distribution_points=spec.crl_distribution_points or (),
-                ocsp_servers=spec.ocsp_servers or (),
-                issuing_certificate_urls=spec.issuing_certificate_urls or (),
-            )
-        except (SignError, ChainError, ValueError, TypeError) as err:
-            message = f"Error signing certificate: {err}"
-            raise SignFailed(EventReason.SIGNING_ERROR, message) from None
+        chain = await asyncio.to_thread(_template_and_sign, request, spec, pair, ctx.clock.now())
         return Issued(chain_pem=chain.chain_pem, ca_pem=chain.ca_pem)
 
 
@@ -199,3 +181,36 @@ def _ca_spec(issuer: AnyIssuer) -> CAIssuerSpec:
     if issuer.spec.ca is None:
         raise TypeError("CAIssuer called for an issuer without spec.ca")
     return issuer.spec.ca
+
+
+def _template_and_sign(
+    request: CertificateRequest, spec: CAIssuerSpec, pair: CAKeyPair, now: dt.datetime
+) -> Chain:
+    """Build the leaf from the CSR and sign it; CPU-bound, so it runs in a worker thread.
+
+    Raises:
+        SignFailed: the request cannot be turned into a certificate, or signing failed.
+    """
+    try:
+        template = certificate_template_from_csr(
+            request.spec.request_pem,
+            is_ca=bool(request.spec.is_ca),
+            usages=list(request.spec.usages or ()),
+            duration=requested_duration(request),
+            now=now,
+        )
+    except (TemplateError, ValueError) as err:
+        raise SignFailed(
+            EventReason.SIGNING_ERROR, f"Error generating certificate template: {err}"
+        ) from None
+    try:
+        return sign_with_ca(
+            template,
+            ca_chain=pair.chain,
+            ca_key=pair.key,
+            crl_distribution_points=spec.crl_distribution_points or (),
+            ocsp_servers=spec.ocsp_servers or (),
+            issuing_certificate_urls=spec.issuing_certificate_urls or (),
+        )
+    except (SignError, ChainError, ValueError, TypeError) as err:
+        raise SignFailed(EventReason.SIGNING_ERROR, f"Error signing certificate: {err}") from None
