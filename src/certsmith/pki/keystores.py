@@ -59,6 +59,7 @@ from cryptography.x509.oid import NameOID
 from certsmith.api.certmanager import (
     AdditionalOutputFormatType,
     CertificateAdditionalOutputFormat,
+    CertificateKeystores,
     CertificateSpec,
     PKCS12Profile,
     X509Subject,
@@ -90,6 +91,7 @@ __all__ = [
     "encode_jks_truststore",
     "encode_pkcs12_keystore",
     "encode_pkcs12_truststore",
+    "keystore_outputs",
     "private_key_der",
     "temporary_certificate",
 ]
@@ -389,6 +391,78 @@ def encode_jks_truststore(password: bytes | str, ca_pem: bytes, *, now: dt.datet
     millis = _millis(now)
     cas = _certs(ca_pem, "CA certificates")
     return _jks_file([entry for _, entry in _jks_trusted_entries(cas, millis)], secret)
+
+
+def keystore_outputs(
+    keystores: CertificateKeystores | None,
+    *,
+    key_pem: bytes,
+    cert_pem: bytes,
+    ca_pem: bytes | None,
+    pkcs12_password: bytes | None,
+    jks_password: bytes | None,
+    now: dt.datetime,
+) -> dict[str, bytes]:
+    """The keystore Secret keys ``spec.keystores`` asks for (cert-manager's ``setKeystores``).
+
+    Truststores are written only when ``ca_pem`` is non-empty. Reading ``passwordSecretRef`` is
+    I/O, so the caller resolves each password (the literal ``password`` or the referenced
+    Secret's bytes) and passes it in.
+
+    Args:
+        keystores: ``spec.keystores``.
+        key_pem: ``tls.key`` as written to the Secret.
+        cert_pem: ``tls.crt``.
+        ca_pem: ``ca.crt`` or ``None``/empty.
+        pkcs12_password: the resolved PKCS#12 password, when ``pkcs12.create``.
+        jks_password: the resolved JKS password, when ``jks.create``.
+        now: the JKS entries' creation time, timezone-aware.
+
+    Returns:
+        Some of ``keystore.p12``, ``truststore.p12``, ``keystore.jks``, ``truststore.jks``.
+
+    Raises:
+        KeystoreError: a store is asked for without a password, or cannot be encoded; the
+            message names the store, never the password.
+    """
+    out: dict[str, bytes] = {}
+    if keystores is None:
+        return out
+    p12 = keystores.pkcs12
+    if p12 is not None and p12.create:
+        if not pkcs12_password:
+            raise KeystoreError(
+                "either passwordSecretRef or password must be set for PKCS#12 keystore"
+            )
+        try:
+            out[PKCS12_KEYSTORE_KEY] = encode_pkcs12_keystore(
+                p12.profile, pkcs12_password, key_pem, cert_pem, ca_pem
+            )
+        except KeystoreError as err:
+            raise KeystoreError(f"error encoding PKCS12 bundle: {err}") from None
+        if ca_pem:
+            try:
+                out[PKCS12_TRUSTSTORE_KEY] = encode_pkcs12_truststore(
+                    p12.profile, pkcs12_password, ca_pem
+                )
+            except KeystoreError as err:
+                raise KeystoreError(f"error encoding PKCS12 trust store bundle: {err}") from None
+    jks = keystores.jks
+    if jks is not None and jks.create:
+        if not jks_password:
+            raise KeystoreError("either passwordSecretRef or password must be set for JKS keystore")
+        try:
+            out[JKS_KEYSTORE_KEY] = encode_jks_keystore(
+                jks_password, jks.alias, key_pem, cert_pem, ca_pem, now=now
+            )
+        except KeystoreError as err:
+            raise KeystoreError(f"error encoding JKS bundle: {err}") from None
+        if ca_pem:
+            try:
+                out[JKS_TRUSTSTORE_KEY] = encode_jks_truststore(jks_password, ca_pem, now=now)
+            except KeystoreError as err:
+                raise KeystoreError(f"error encoding JKS trust store bundle: {err}") from None
+    return out
 
 
 # --- additional output formats -----------------------------------------------------------------

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -13,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
-from certsmith.api.certmanager import CertificateAdditionalOutputFormat
+from certsmith.api.certmanager import CertificateAdditionalOutputFormat, CertificateKeystores
 from certsmith.pki.keys import encode_private_key_pem, public_keys_equal
 from certsmith.pki.keystores import (
     KeystoreError,
@@ -23,6 +24,7 @@ from certsmith.pki.keystores import (
     encode_jks_truststore,
     encode_pkcs12_keystore,
     encode_pkcs12_truststore,
+    keystore_outputs,
     private_key_der,
     temporary_certificate,
 )
@@ -362,3 +364,83 @@ def test_temporary_certificate_with_a_bad_spec_is_a_keystore_error():
     spec = make_certificate(ipAddresses=["not-an-ip"]).spec
     with pytest.raises(KeystoreError, match="error generating temporary certificate"):
         temporary_certificate(spec, key("p256", 23), NOW)
+
+
+# --- keystore_outputs --------------------------------------------------------------------------
+
+
+def keystores(**wire: Any) -> CertificateKeystores | None:
+    return make_certificate(keystores=wire).spec.keystores
+
+
+def test_keystore_outputs_write_truststores_only_with_a_ca():
+    key_pem, cert_pem, ca_pem, _ = bundle()
+    spec = keystores(pkcs12={"create": True, "password": PW}, jks={"create": True, "password": PW})
+    common = {"key_pem": key_pem, "cert_pem": cert_pem, "pkcs12_password": b"pw", "now": NOW}
+    with_ca = keystore_outputs(spec, ca_pem=ca_pem, jks_password=b"pw", **common)
+    assert sorted(with_ca) == ["keystore.jks", "keystore.p12", "truststore.jks", "truststore.p12"]
+    without_ca = keystore_outputs(spec, ca_pem=b"", jks_password=b"pw", **common)
+    assert sorted(without_ca) == ["keystore.jks", "keystore.p12"]
+
+
+def test_keystore_outputs_skip_stores_not_created():
+    key_pem, cert_pem, ca_pem, _ = bundle()
+    spec = keystores(pkcs12={"create": False, "password": PW})
+    assert (
+        keystore_outputs(
+            spec,
+            key_pem=key_pem,
+            cert_pem=cert_pem,
+            ca_pem=ca_pem,
+            pkcs12_password=None,
+            jks_password=None,
+            now=NOW,
+        )
+        == {}
+    )
+    assert (
+        keystore_outputs(
+            None,
+            key_pem=key_pem,
+            cert_pem=cert_pem,
+            ca_pem=ca_pem,
+            pkcs12_password=None,
+            jks_password=None,
+            now=NOW,
+        )
+        == {}
+    )
+
+
+def test_keystore_outputs_need_a_password():
+    key_pem, cert_pem, ca_pem, _ = bundle()
+    spec = keystores(jks={"create": True, "password": PW})
+    with pytest.raises(
+        KeystoreError, match=r"^either passwordSecretRef or password must be set for JKS keystore$"
+    ):
+        keystore_outputs(
+            spec,
+            key_pem=key_pem,
+            cert_pem=cert_pem,
+            ca_pem=ca_pem,
+            pkcs12_password=None,
+            jks_password=b"",
+            now=NOW,
+        )
+
+
+def test_keystore_outputs_name_the_store_that_failed():
+    _, cert_pem, ca_pem, _ = bundle()
+    spec = keystores(pkcs12={"create": True, "password": PW})
+    with pytest.raises(
+        KeystoreError, match=r"^error encoding PKCS12 bundle: error decoding private"
+    ):
+        keystore_outputs(
+            spec,
+            key_pem=b"junk",
+            cert_pem=cert_pem,
+            ca_pem=ca_pem,
+            pkcs12_password=b"pw",
+            jks_password=None,
+            now=NOW,
+        )
