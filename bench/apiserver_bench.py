@@ -370,11 +370,13 @@ def machine_facts() -> dict[str, Any]:
         "aiohttp": aiohttp.__version__,
         "httpx": httpx.__version__,
         "kubectl": kubectl_version,
+        "load_average_1_5_15": [round(load, 2) for load in os.getloadavg()],
     }
 
 
 async def run(args: argparse.Namespace, tmp: Path) -> None:
     report = Report()
+    facts = machine_facts()  # before the run: the load average says how busy the machine was
     profile = tmp / "server.prof" if args.profile else None
     server = start_server(tmp / "data", tmp / "serve.log", profile)
     peak: dict[str, int] = {}
@@ -396,11 +398,12 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
     if profile is not None and profile.exists():
         stats = pstats.Stats(str(profile))
         stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats("certsmith", 30)
     if not args.no_save:
-        save(args, report)
+        save(args, report, facts)
 
 
-def save(args: argparse.Namespace, report: Report) -> None:
+def save(args: argparse.Namespace, report: Report, facts: dict[str, Any]) -> None:
     out_dir = REPO / "bench" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     today = dt.date.today().isoformat()
@@ -416,7 +419,7 @@ def save(args: argparse.Namespace, report: Report) -> None:
             "burst": args.burst,
             "profile": args.profile,
         },
-        "machine": machine_facts(),
+        "machine": facts,
         "results": [vars(result) for result in report.results],
     }
     path.write_text(json.dumps(document, indent=2) + "\n")
