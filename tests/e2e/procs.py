@@ -4,6 +4,12 @@ Unlike :func:`tests.servertools.serve_subprocess`, output goes to log files, not
 controller logs a line per reconcile, and a pipe nobody reads fills up and blocks the process.
 Processes can be killed (SIGKILL) and restarted on the same data dir and port, so clients keep
 their kubeconfig across a restart.
+
+:class:`Deployment` is how controller tests run in both deployment modes (:data:`MODES`):
+``serve`` (controllers inside ``certsmith serve``) and ``split`` (``certsmith serve
+--controllers=none`` plus a separate ``certsmith controller --kubeconfig`` with the same
+controller flags). A test talks to :attr:`Deployment.serve` (kubectl) either way and restarts or
+kills "the controllers" without knowing which process holds them.
 """
 
 from __future__ import annotations
@@ -17,11 +23,14 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
 from tests.servertools import free_port, kubectl_path, wait_until
 
 CERTSMITH = Path(sys.executable).parent / "certsmith"
+
+Mode = Literal["serve", "split"]
+MODES: Final[tuple[Mode, ...]] = ("serve", "split")
 
 
 class Proc:
@@ -165,6 +174,85 @@ class Serve(Proc):
         args = ["get", kind, "-o", "json"] + (["-n", namespace] if namespace else ["-A"])
         items: list[dict[str, Any]] = json.loads(self.kubectl(*args).stdout)["items"]
         return items
+
+
+def controller_proc(name: str, serve: Serve, log_dir: Path, *extra: str) -> Proc:
+    """``certsmith controller`` against ``serve`` with the controller identity's kubeconfig."""
+    return Proc(
+        name, ["controller", "--kubeconfig", str(serve.controller_kubeconfig), *extra], log_dir
+    )
+
+
+def wait_controllers_started(proc: Proc, timeout: float = 30) -> None:
+    """Wait until ``proc``'s latest run logged that its controllers started."""
+
+    def started() -> bool:
+        if not proc.running:
+            raise RuntimeError(f"{proc.name} exited:\n{proc.log()}")
+        return "started controllers" in proc.log(since_start=True)
+
+    wait_until(started, timeout=timeout)
+
+
+class Deployment:
+    """The API server and the controllers, in one process (``serve``) or two (``split``)."""
+
+    def __init__(self, mode: Mode, root: Path, controller_args: Sequence[str] = ()) -> None:
+        self.mode = mode
+        self.controller: Proc | None = None
+        if mode == "serve":
+            self.serve = Serve(root / "data", root, controller_args)
+        else:
+            self.serve = Serve(root / "data", root, ["--controllers=none"])
+            self.controller = controller_proc(
+                f"controller-{self.serve.port}", self.serve, root, *controller_args
+            )
+
+    @property
+    def controllers(self) -> Proc:
+        """The process the controllers run in."""
+        return self.serve if self.controller is None else self.controller
+
+    def start(self) -> None:
+        """Start the server, then (split) the controller process, and wait for both."""
+        self.serve.start()
+        if self.controller is not None:
+            self.controller.start()
+            wait_controllers_started(self.controller)
+
+    def stop(self) -> None:
+        """SIGTERM the controller process (split), then the server."""
+        if self.controller is not None:
+            self.controller.stop()
+        self.serve.stop()
+
+    def restart_controllers(self) -> None:
+        """Stop the controllers gracefully (exit code 0) and start them again."""
+        assert self.controllers.stop() == 0, self.controllers.log()
+        self.start_controllers()
+
+    def kill_controllers(self) -> None:
+        """SIGKILL the process the controllers run in (the server too, in ``serve`` mode)."""
+        self.controllers.kill()
+
+    def start_controllers(self) -> None:
+        """Start the controllers' process again (after a stop or kill)."""
+        if self.controller is None:
+            self.serve.start()
+            return
+        self.controller.start()
+        wait_controllers_started(self.controller)
+
+
+@contextmanager
+def deployed(mode: Mode, root: Path, controller_args: Sequence[str] = ()) -> Iterator[Deployment]:
+    """A started :class:`Deployment`, stopped on exit whatever the test did."""
+    deployment = Deployment(mode, root, controller_args)
+    try:
+        deployment.start()
+        yield deployment
+    finally:
+        deployment.stop()
 
 
 @contextmanager

@@ -2,6 +2,13 @@
 
 Every object is created with kubectl, every certificate is checked with ``openssl verify``, and
 every wait is a bounded poll (:func:`wait_until`), never a bare sleep.
+
+Every test about controller behaviour runs in both deployment modes (the ``mode`` fixture,
+:class:`~tests.e2e.procs.Deployment`): controllers inside ``certsmith serve``, and a separate
+``certsmith controller --kubeconfig`` against ``certsmith serve --controllers=none``. Restart
+and kill tests act on whichever process holds the controllers. Tests about one mode only
+(leader election, ``--namespace``, a controller process against an API-only server) use that
+mode. Module-scoped deployments are shared by the tests that need nothing special.
 """
 
 from __future__ import annotations
@@ -22,7 +29,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.e2e.procs import Proc, Serve, condition, elapsed, running
+from tests.e2e.procs import (
+    MODES,
+    Mode,
+    Proc,
+    Serve,
+    condition,
+    controller_proc,
+    deployed,
+    elapsed,
+    running,
+    wait_controllers_started,
+)
 from tests.servertools import kubectl_path, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -164,13 +182,18 @@ def verify(cr: dict[str, Any], ca_file: Path, workdir: Path) -> x509.Certificate
 # --- one server with every controller, shared by the tests that need nothing special ---------
 
 
+@pytest.fixture(scope="module", params=MODES)
+def mode(request: pytest.FixtureRequest) -> Mode:
+    """The deployment mode; module scope, so each mode's shared deployments are started once."""
+    value: Mode = request.param
+    return value
+
+
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
-    root = tmp_path_factory.mktemp("cluster")
-    serve = Serve(root / "data", root)
-    with running(serve):
-        serve.start()
-        yield serve
+def cluster(tmp_path_factory: pytest.TempPathFactory, mode: Mode) -> Iterator[Serve]:
+    root = tmp_path_factory.mktemp(f"cluster-{mode}")
+    with deployed(mode, root) as deployment:
+        yield deployment.serve
 
 
 def test_seed_example_is_approved_issued_and_verifies(cluster: Serve, tmp_path: Path) -> None:
@@ -298,11 +321,10 @@ def test_cluster_issuer_reads_its_ca_from_the_cluster_resource_namespace(
 
 
 @pytest.fixture(scope="module")
-def manual(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve, CA]]:
-    root = tmp_path_factory.mktemp("manual")
-    serve = Serve(root / "data", root, ["--controllers=*,-certificaterequests-approver"])
-    with running(serve):
-        serve.start()
+def manual(tmp_path_factory: pytest.TempPathFactory, mode: Mode) -> Iterator[tuple[Serve, CA]]:
+    root = tmp_path_factory.mktemp(f"manual-{mode}")
+    with deployed(mode, root, ["--controllers=*,-certificaterequests-approver"]) as deployment:
+        serve = deployment.serve
         ca = make_ca(root / "ca")
         create_ca_secret(serve, ca, "ca-key-pair", "default")
         serve.apply(ca_issuer("ca-issuer", "ca-key-pair"), "default")
@@ -383,10 +405,9 @@ def test_certsmith_deny_is_terminal_and_never_signed(
 # --- restarts ----------------------------------------------------------------------------------
 
 
-def test_terminal_failure_is_not_retried_after_a_restart(tmp_path: Path) -> None:
-    serve = Serve(tmp_path / "data", tmp_path)
-    with running(serve):
-        serve.start()
+def test_terminal_failure_is_not_retried_after_a_restart(mode: Mode, tmp_path: Path) -> None:
+    with deployed(mode, tmp_path) as deployment:
+        serve = deployment.serve
         serve.apply(selfsigned_cluster_issuer("selfsigned"))
         key = make_key(tmp_path / "k.pem")
         serve.apply(cert_request("bad", make_csr(key, "bad.example.com"), issuer="selfsigned",
@@ -401,8 +422,7 @@ def test_terminal_failure_is_not_retried_after_a_restart(tmp_path: Path) -> None
         )
         assert before["status"]["failureTime"]
 
-        assert serve.stop() == 0
-        serve.start()
+        deployment.restart_controllers()
         # A second failing request reaching Failed proves the restarted controllers ran.
         serve.apply(cert_request("probe", make_csr(key, "p.example.com"), issuer="selfsigned",
                                  kind="ClusterIssuer"))  # fmt: skip
@@ -412,11 +432,11 @@ def test_terminal_failure_is_not_retried_after_a_restart(tmp_path: Path) -> None
         assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
 
 
-def test_sigkill_while_signing_200_requests_then_restart(tmp_path: Path) -> None:
-    serve = Serve(tmp_path / "data", tmp_path)
+def test_sigkill_while_signing_200_requests_then_restart(mode: Mode, tmp_path: Path) -> None:
+    """SIGKILL the controllers' process mid-burst: ``serve`` (server and all) or the controller."""
     count = 200
-    with running(serve):
-        serve.start()
+    with deployed(mode, tmp_path) as deployment:
+        serve = deployment.serve
         ca = make_ca(tmp_path / "ca")
         key = ec.generate_private_key(ec.SECP256R1())
         items = []
@@ -430,7 +450,7 @@ def test_sigkill_while_signing_200_requests_then_restart(tmp_path: Path) -> None
             items.append(cert_request(f"bulk-{index:03d}", csr.decode(), issuer="ca-issuer"))
         serve.apply("\n---\n".join(json.dumps(item) for item in items), "default")
         # All 200 wait (Pending) for the issuer; once it is Ready they are signed in one burst,
-        # and the server is killed as soon as the first certificate is stored.
+        # and the controllers' process is killed as soon as the first certificate is stored.
         wait_until(lambda: ready_reason(serve, f"bulk-{count - 1:03d}", "default"), timeout=60)
         start = time.monotonic()
         create_ca_secret(serve, ca, "ca-key-pair", "default")
@@ -446,10 +466,10 @@ def test_sigkill_while_signing_200_requests_then_restart(tmp_path: Path) -> None
             return bool(seen)
 
         wait_until(some_issued, timeout=60, interval=0.02)
-        serve.kill()
-        TIMINGS["200 requests: issued before SIGKILL"] = len(seen)
+        deployment.kill_controllers()
+        TIMINGS[f"200 requests ({mode}): issued before SIGKILL"] = len(seen)
 
-        serve.start()
+        deployment.start_controllers()
 
         def all_issued() -> bool:
             crs = serve.list("cr", "default")
@@ -457,7 +477,9 @@ def test_sigkill_while_signing_200_requests_then_restart(tmp_path: Path) -> None
             return len(ready) == count
 
         wait_until(all_issued, timeout=180, interval=0.5)
-        TIMINGS["200 requests: issuer to all Ready, SIGKILL + restart included"] = elapsed(start)
+        TIMINGS[f"200 requests ({mode}): issuer to all Ready, SIGKILL + restart included"] = (
+            elapsed(start)
+        )
         crs = serve.list("cr", "default")
         assert len(crs) == count
         paths = []
@@ -481,17 +503,9 @@ def test_sigkill_while_signing_200_requests_then_restart(tmp_path: Path) -> None
 # --- cluster mode ------------------------------------------------------------------------------
 
 
-def controller(name: str, serve: Serve, log_dir: Path, *extra: str) -> Proc:
-    return Proc(
-        name,
-        ["controller", "--kubeconfig", str(serve.controller_kubeconfig), *extra],
-        log_dir,
-    )
-
-
 def test_controller_process_against_an_api_only_server(tmp_path: Path) -> None:
     serve = Serve(tmp_path / "data", tmp_path, ["--controllers=none"])
-    ctrl = controller("controller", serve, tmp_path)
+    ctrl = controller_proc("controller", serve, tmp_path)
     with running(serve, ctrl):
         serve.start()
         ca = make_ca(tmp_path / "ca")
@@ -524,8 +538,8 @@ def identity(proc: Proc) -> str:
 def test_leader_election_only_the_holder_acts_and_hands_over(tmp_path: Path) -> None:
     serve = Serve(tmp_path / "data", tmp_path, ["--controllers=none"])
     flags = ("--leader-elect", "--leader-election-lease-duration=4s")
-    first = controller("candidate-a", serve, tmp_path, *flags)
-    second = controller("candidate-b", serve, tmp_path, *flags)
+    first = controller_proc("candidate-a", serve, tmp_path, *flags)
+    second = controller_proc("candidate-b", serve, tmp_path, *flags)
     with running(serve, first, second):
         serve.start()
         ca = make_ca(tmp_path / "ca")
@@ -568,3 +582,47 @@ def test_leader_election_only_the_holder_acts_and_hands_over(tmp_path: Path) -> 
         assert second.stop() == 0
         # A graceful stop hands the lease back at once.
         assert holder(serve) == ""
+
+
+# --- certsmith controller --namespace -----------------------------------------------------------
+
+
+def test_namespaced_controller_acts_only_in_its_namespace(tmp_path: Path) -> None:
+    serve = Serve(tmp_path / "data", tmp_path, ["--controllers=none"])
+    ctrl = controller_proc("team-a", serve, tmp_path, "--namespace", "team-a", "--leader-elect")
+    with running(serve, ctrl):
+        serve.start()
+        ca = make_ca(tmp_path / "ca")
+        key = make_key(tmp_path / "k.pem")
+        for team in ("team-a", "team-b"):
+            create_namespace(serve, team)
+            create_ca_secret(serve, ca, "ca", team)
+            serve.apply(ca_issuer("ca", "ca"), team)
+            serve.apply(cert_request("cr", make_csr(key, f"{team}.example.com"), issuer="ca"), team)
+        create_namespace(serve, "cert-manager")
+        create_ca_secret(serve, ca, "cluster-ca", "cert-manager")
+        serve.apply(ca_issuer("cluster-ca", "cluster-ca", cluster=True))
+        serve.apply(
+            cert_request("for-cluster", make_csr(key, "c.example.com"), issuer="cluster-ca",
+                         kind="ClusterIssuer"),
+            "team-a",
+        )  # fmt: skip
+        ctrl.start()
+        wait_controllers_started(ctrl)
+        verify(wait_issued(serve, "cr", "team-a"), ca.cert, tmp_path)
+        # Approved (the approver sees every request in team-a), then deliberately left alone.
+        wait_until(
+            lambda: condition(serve.get("cr", "for-cluster", "team-a"), "Approved") is not None,
+            timeout=30,
+        )
+        wait_until(lambda: "not processed" in ctrl.log(), timeout=30)
+        assert ready_reason(serve, "for-cluster", "team-a") is None
+        assert (serve.get("cr", "cr", "team-b").get("status") or {}) == {}
+        assert (serve.get("issuer", "ca", "team-b").get("status") or {}) == {}
+        assert (serve.get("clusterissuer", "cluster-ca").get("status") or {}) == {}
+        assert serve.list("events", "team-b") == []
+        # The lease lives in the watched namespace, not kube-system.
+        lease = serve.get("lease", "certsmith-controller", "team-a")
+        assert lease["spec"]["holderIdentity"]
+        assert serve.kubectl("get", "lease", "-n", "kube-system", "-o", "name").stdout == ""
+        assert ctrl.stop() == 0
