@@ -32,7 +32,9 @@ from certsmith.client.resources import (
 from certsmith.controllers.runtime.manager import Manager
 from certsmith.controllers.setup import ControllerOptions, build_manager
 from certsmith.pki.keys import parse_private_key_pem
+from certsmith.util.clock import FakeClock
 from tests.builders import make_ca_secret, make_certificate, make_issuer, private_key_pem
+from tests.fakes import FakeSleeper
 from tests.pkitools import make_root, openssl, pem
 from tests.servertools import eventually_async, running_server
 
@@ -198,3 +200,56 @@ async def test_issuing_certificate_gets_request_secret_and_revision_1(
     events = (await client.list(EVENTS, NS)).items
     reasons = {e["reason"] for e in events if e["involvedObject"]["kind"] == "Certificate"}
     assert {"Generated", "Requested", "Issuing"} <= reasons
+
+
+async def test_renewal_time_passing_issues_revision_2_with_a_new_key_and_keeps_one_request(
+    client: HttpKubeClient,
+) -> None:
+    """SPEC §12 behaviour 20, with fake time: the trigger's timer fires at renewalTime."""
+    await seed_ca_issuer(client)
+    clock = FakeClock(dt.datetime.now(dt.UTC).replace(microsecond=0))
+    sleeper = FakeSleeper(clock)
+    options = ControllerOptions(workers=2, clock=clock, sleep=sleeper)
+
+    async def tick_until(probe: Any) -> None:
+        # Work-queue retries (409s) wait on the fake clock too: keep it moving a second a time.
+        async def moved() -> bool:
+            if await probe():
+                return True
+            await sleeper.advance(1)
+            return False
+
+        await eventually_async(moved, timeout=30)
+
+    async with running(build_manager(client, options=options)):
+        await client.create(CERTIFICATES, NS, make_certificate("web", duration="1h").to_dict())
+
+        async def at_revision(revision: int) -> bool:
+            cert = await client.get(CERTIFICATES, NS, "web")
+            status = cert.get("status") or {}
+            ready = condition(cert, "Ready") or {}
+            return (
+                status.get("revision") == revision
+                and ready.get("status") == "True"
+                and bool(status.get("renewalTime"))
+            )
+
+        await tick_until(lambda: at_revision(1))
+        first = await client.get(SECRETS, NS, "web-tls")
+        cert = await client.get(CERTIFICATES, NS, "web")
+        renewal = dt.datetime.fromisoformat(cert["status"]["renewalTime"].replace("Z", "+00:00"))
+        not_after = dt.datetime.fromisoformat(cert["status"]["notAfter"].replace("Z", "+00:00"))
+        assert not_after - renewal == dt.timedelta(minutes=20)
+
+        await sleeper.advance((renewal - clock.now()).total_seconds() + 1)
+        await tick_until(lambda: at_revision(2))
+
+        async def only_newest_request() -> bool:
+            items = (await client.list(CERTIFICATE_REQUESTS, NS)).items
+            return [r["metadata"]["name"] for r in items] == ["web-2"]
+
+        await tick_until(only_newest_request)
+
+    second = await client.get(SECRETS, NS, "web-tls")
+    assert second["data"]["tls.key"] != first["data"]["tls.key"]
+    assert second["data"]["tls.crt"] != first["data"]["tls.crt"]
