@@ -97,7 +97,7 @@ class Approver:
 
         Args:
             client: where the ``/status`` update goes.
-            informer: the CertificateRequest informer (all namespaces).
+            informer: the CertificateRequest informer (all namespaces, or the watched one).
             recorder: where the approval Event goes.
             clock: the condition's ``lastTransitionTime``.
             signer_names: which signers to approve; empty approves every request.
