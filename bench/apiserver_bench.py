@@ -334,15 +334,17 @@ async def watch_rate(
 
     start = time.perf_counter()
     write_seconds = await concurrently(clients, burst, create)
+    written = time.perf_counter()
     await asyncio.wait_for(done.wait(), 600)
     seconds = time.perf_counter() - start
+    lag = time.perf_counter() - written
     await asyncio.gather(*tasks)
     report.add(
         f"watch delivery, {watchers} watchers",
         burst * watchers / seconds,
         "events/s",
         f"burst of {burst} creates ({burst / write_seconds:,.0f}/s), all delivered in "
-        f"{seconds * 1000:.0f} ms",
+        f"{seconds * 1000:.0f} ms, {lag * 1000:.0f} ms after the last write",
     )
 
 
@@ -380,17 +382,24 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
     profile = tmp / "server.prof" if args.profile else None
     server = start_server(tmp / "data", tmp / "serve.log", profile)
     peak: dict[str, int] = {}
+    memory: dict[str, dict[str, int]] = {}
     try:
         limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
         async with httpx.AsyncClient(
             base_url=server.base_url, verify=server.ssl_context, limits=limits, timeout=600
         ) as client:
+            memory = {"started": server.memory()}
             await create_rates(client, report, args.objects, args.clients, p256_csr())
+            memory["created"] = server.memory()
             await get_rate(client, report, args.objects, args.clients, args.gets)
+            memory["got"] = server.memory()
             await list_times(client, report, args.objects)
+            memory["listed"] = server.memory()
             await asyncio.to_thread(kubectl_time, server, report, args.objects, tmp / "kubectl")
+            memory["kubectl"] = server.memory()
             await watch_rate(server, client, report, args.watchers, args.burst, args.clients)
-        peak = server.memory()
+        peak = memory["watched"] = server.memory()
+        print("server memory (KiB) after each phase:", json.dumps(memory))
         report.add("server RSS at the end (VmRSS)", peak["VmRSS"] / 1024, "MiB")
         report.add("server peak RSS (VmHWM)", peak["VmHWM"] / 1024, "MiB")
     finally:
@@ -400,10 +409,15 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
         stats.sort_stats("tottime").print_stats(25)
         stats.sort_stats("cumulative").print_stats("certsmith", 30)
     if not args.no_save:
-        save(args, report, facts)
+        save(args, report, facts, memory)
 
 
-def save(args: argparse.Namespace, report: Report, facts: dict[str, Any]) -> None:
+def save(
+    args: argparse.Namespace,
+    report: Report,
+    facts: dict[str, Any],
+    memory: dict[str, dict[str, int]],
+) -> None:
     out_dir = REPO / "bench" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     today = dt.date.today().isoformat()
@@ -421,6 +435,7 @@ def save(args: argparse.Namespace, report: Report, facts: dict[str, Any]) -> Non
         },
         "machine": facts,
         "results": [vars(result) for result in report.results],
+        "server_memory_kib_after_phase": memory,
     }
     path.write_text(json.dumps(document, indent=2) + "\n")
     print(f"written: {path.relative_to(REPO)}")
