@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from certsmith import __version__
 from certsmith.cli import controller, kubeconfig, serve
-from certsmith.cli.commands import approve
+from certsmith.cli.commands import approve, create, renew
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     kubeconfig.add_parser(subparsers)
     controller.add_parser(subparsers)
     approve.add_parsers(subparsers)
+    renew.add_parser(subparsers)
+    create.add_parser(subparsers)
     return parser
 
 
