@@ -19,11 +19,28 @@ What it decides (SPEC §5.4 "issuing", §5.5), and why:
   fields cleared — in one status write after the Secret, so a crash in between re-applies the
   same Secret (idempotent) and finishes the status on the next run.
 * An existing Secret keeps its ``type`` (it is immutable); a new one is ``kubernetes.io/tls``.
+* Keystores (``spec.keystores``) and additional output formats are written with the key and
+  certificate. A ``passwordSecretRef`` is read with a GET when the Secret is written; a missing
+  password Secret (or key) is a Warning ``KeystorePasswordSecretNotFound`` and that keystore is
+  left out, as cert-manager does, rather than blocking the whole Secret. Passwords never reach
+  logs, events or errors.
+* While a request is pending, a Certificate annotated
+  ``cert-manager.io/issue-temporary-certificate: "true"`` whose Secret lacks a usable key pair
+  (SPEC §5.8 temporary chain) gets a temporary certificate for the next key, signed by a
+  throw-away CA (step 5), so workloads can start before the real certificate arrives.
+* While not issuing, the post-issuance checks (SPEC §5.8 C) run against the Secret and, on a
+  violation, the Secret is re-applied from its own ``tls.key``/``tls.crt``/``ca.crt`` and issuer
+  annotations (as cert-manager's ``ensureSecretData``: no new request, so a ``secretTemplate``
+  edit updates the Secret in place). ``ManagedFieldsParseError`` and ``InvalidCertificate``
+  violations are ignored: re-applying cannot fix them and would loop. A Secret without a key or
+  certificate is left to the trigger, which reissues. The repair is skipped while a keystore
+  password Secret is missing, since the re-applied Secret would still violate the keystore check.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Final
 
 from cryptography import x509
@@ -34,11 +51,13 @@ from certsmith.api.conditions import (
     ConditionType,
     EventReason,
     EventType,
+    PolicyReason,
     RequestReason,
 )
 from certsmith.api.core import Secret
 from certsmith.api.meta import (
     IssuerReference,
+    SecretKeySelector,
     format_time,
     get_condition,
     is_true,
@@ -48,6 +67,12 @@ from certsmith.api.meta import (
 from certsmith.client.protocol import KubeClient, PatchType
 from certsmith.client.resources import SECRETS
 from certsmith.controllers.certificates.keymanager import key_violations
+from certsmith.controllers.certificates.policies import (
+    POST_ISSUANCE_CHAIN,
+    TEMPORARY_CERTIFICATE_CHAIN,
+    PolicyInput,
+    evaluate,
+)
 from certsmith.controllers.certificates.requestmanager import (
     csr_matches_key,
     failed_before,
@@ -55,17 +80,19 @@ from certsmith.controllers.certificates.requestmanager import (
 )
 from certsmith.controllers.certificates.secretdata import (
     CA_KEY,
-    COMBINED_PEM_KEY,
-    DER_KEY,
+    ISSUER_GROUP_ANNOTATION,
+    ISSUER_KIND_ANNOTATION,
+    ISSUER_NAME_ANNOTATION,
     TLS_CERT_KEY,
     TLS_KEY_KEY,
-    combined_pem,
-    private_key_der,
     secret_annotations,
     secret_labels,
 )
 from certsmith.controllers.certificates.state import (
+    CERTIFICATE_NAME_ANNOTATION,
     FIELD_MANAGER,
+    ISSUE_TEMPORARY_ANNOTATION,
+    gather,
     get_secret,
     next_revision,
     owned_requests,
@@ -84,6 +111,11 @@ from certsmith.pki.keys import (
     parse_private_key_pem,
     public_keys_equal,
 )
+from certsmith.pki.keystores import (
+    additional_outputs,
+    keystore_outputs,
+    temporary_certificate,
+)
 from certsmith.pki.pem import PEMError, split_pem_certificates
 from certsmith.util.clock import Clock
 
@@ -92,6 +124,11 @@ log = logging.getLogger(__name__)
 TLS_SECRET_TYPE: Final = "kubernetes.io/tls"  # noqa: S105 - a Secret type
 FAILURE_PREFIX: Final = "The certificate request has failed to complete and will be retried: "
 ISSUED_EVENT_MESSAGE: Final = "The certificate has been successfully issued"
+TEMPORARY_EVENT_MESSAGE: Final = "Issued temporary certificate"
+#: Post-issuance violations re-applying the Secret cannot fix (cert-manager ignores them too).
+IGNORED_POST_ISSUANCE: Final = frozenset(
+    {PolicyReason.MANAGED_FIELDS_PARSE_ERROR, PolicyReason.INVALID_CERTIFICATE}
+)
 KEY_MISMATCH_MESSAGE: Final = (
     "Issuer returned a certificate with a public key that does not match the CSR. This usually "
     "indicates a misconfigured issuer."
@@ -171,18 +208,38 @@ def secret_body(
     chain_pem: bytes,
     ca_pem: bytes | None,
     leaf: x509.Certificate | None,
-    issuer_ref: IssuerReference,
+    issuer_ref: IssuerReference | None,
     secret_type: str,
+    keystores: Mapping[str, bytes] | None = None,
 ) -> JSONObject:
-    """The apply configuration of the target Secret (SPEC §5.5), without keystores."""
+    """The apply configuration of the target Secret (SPEC §5.5).
+
+    Args:
+        cert: the Certificate (name, secretName, secretTemplate, output formats).
+        key_pem: ``tls.key`` as written.
+        chain_pem: ``tls.crt``.
+        ca_pem: ``ca.crt``; left out when empty.
+        leaf: the leaf for the certificate-detail annotations (``None``: none).
+        issuer_ref: the issuer annotations' source; ``None`` for a temporary certificate, whose
+            Secret carries only the ``certificate-name`` annotation.
+        secret_type: the Secret's type (an existing Secret's is kept).
+        keystores: the keystore keys already encoded (:func:`keystore_outputs`).
+
+    Raises:
+        certsmith.pki.keystores.KeystoreError: ``DER`` output with a key PEM lacking a key block.
+        ValueError: ``leaf``'s extensions cannot be read.
+    """
     data: dict[str, bytes] = {TLS_KEY_KEY: key_pem, TLS_CERT_KEY: chain_pem}
     if ca_pem:
         data[CA_KEY] = ca_pem
-    for output in cert.spec.additional_output_formats or []:
-        if output.type == "CombinedPEM":
-            data[COMBINED_PEM_KEY] = combined_pem(key_pem, chain_pem)
-        elif output.type == "DER":
-            data[DER_KEY] = private_key_der(key_pem)
+    data.update(keystores or {})
+    data.update(additional_outputs(cert.spec.additional_output_formats, key_pem, chain_pem))
+    if issuer_ref is None:
+        template = cert.spec.secret_template
+        annotations = dict(template.annotations or {}) if template is not None else {}
+        annotations[CERTIFICATE_NAME_ANNOTATION] = cert.name
+    else:
+        annotations = secret_annotations(cert, leaf, issuer_ref)
     return {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -190,11 +247,19 @@ def secret_body(
             "name": cert.spec.secret_name,
             "namespace": cert.namespace,
             "labels": secret_labels(cert),
-            "annotations": secret_annotations(cert, leaf, issuer_ref),
+            "annotations": annotations,
         },
         "type": secret_type,
         "data": Secret.encode_data(data),
     }
+
+
+def _first_certificate(chain_pem: bytes) -> x509.Certificate | None:
+    try:
+        certs = split_pem_certificates(chain_pem)
+    except (PEMError, ValueError):
+        return None
+    return certs[0] if certs else None
 
 
 class IssuingController:
@@ -238,12 +303,15 @@ class IssuingController:
         original = parse_certificate(obj)
         if obj is None or original is None or original.status is None:
             return None
+        notes: list[Note] = []
         if not is_true(original.status.conditions, ConditionType.ISSUING):
+            await self._repair(original, notes)
+            for note in notes:
+                await self._recorder.record(original, note)
             return None
         cert = original.model_copy(deep=True)
         status = cert.status or CertificateStatus()
         cert.status = status
-        notes: list[Note] = []
         await self._issue(cert, status, notes)
         await write_status(self._client, obj, original, cert)
         for note in notes:
@@ -268,6 +336,7 @@ class IssuingController:
             return  # from a previous attempt; the request manager replaces it
         outcome = terminal_failure(request)
         if outcome is None:
+            await self._temporary_certificate(cert, private_key, notes)
             return  # still pending
         try:
             if isinstance(outcome, IssuanceFailure):
@@ -277,7 +346,7 @@ class IssuingController:
         except IssuanceFailure as failure:
             self._fail(cert, status, failure, notes)
             return
-        await self._apply_secret(cert, request, private_key, chain_pem, leaf)
+        await self._apply_issued(cert, request, private_key, chain_pem, leaf, notes)
         status.revision = revision
         status.conditions = remove_condition(status.conditions, ConditionType.ISSUING) or None
         status.last_failure_time = None
@@ -320,25 +389,185 @@ class IssuingController:
         )
         notes.append(Note(EventType.WARNING, failure.event_reason, message))
 
-    async def _apply_secret(
+    async def _apply_issued(
         self,
         cert: Certificate,
         request: CertificateRequest,
         private_key: PrivateKey,
         chain_pem: bytes,
         leaf: x509.Certificate,
+        notes: list[Note],
     ) -> None:
         encoding = cert.spec.private_key.encoding if cert.spec.private_key else None
+        key_pem = encode_private_key_pem(private_key, encoding)
+        ca_pem = request.status.ca_pem if request.status is not None else None
+        stores, _ = await self._keystores(cert, key_pem, chain_pem, ca_pem, notes)
         cached = self._secrets.cache.get(cert.namespace, cert.spec.secret_name)
         body = secret_body(
             cert,
-            key_pem=encode_private_key_pem(private_key, encoding),
+            key_pem=key_pem,
             chain_pem=chain_pem,
-            ca_pem=request.status.ca_pem if request.status is not None else None,
+            ca_pem=ca_pem,
             leaf=leaf,
             issuer_ref=request.spec.issuer_ref,
             secret_type=str((cached or {}).get("type") or TLS_SECRET_TYPE),
+            keystores=stores,
         )
+        await self._apply(cert, body)
+
+    async def _temporary_certificate(
+        self, cert: Certificate, private_key: PrivateKey, notes: list[Note]
+    ) -> None:
+        """SPEC §5.4 issuing step 5: a temporary certificate while the request is pending."""
+        if cert.annotations.get(ISSUE_TEMPORARY_ANNOTATION) != "true":
+            return
+        now = self._clock.now()
+        secret = await get_secret(self._client, cert.namespace, cert.spec.secret_name)
+        checked = PolicyInput(
+            certificate=cert, secret=secret, current_request=None, next_request=None, now=now
+        )
+        if evaluate(TEMPORARY_CERTIFICATE_CHAIN, checked) is None:
+            return
+        encoding = cert.spec.private_key.encoding if cert.spec.private_key else None
+        key_pem = encode_private_key_pem(private_key, encoding)
+        chain_pem = temporary_certificate(cert.spec, private_key, now)
+        body = secret_body(
+            cert,
+            key_pem=key_pem,
+            chain_pem=chain_pem,
+            ca_pem=None,
+            leaf=None,
+            issuer_ref=None,
+            secret_type=(secret.type if secret is not None else None) or TLS_SECRET_TYPE,
+        )
+        await self._apply(cert, body)
+        notes.append(Note(EventType.NORMAL, EventReason.ISSUING, TEMPORARY_EVENT_MESSAGE))
+
+    async def _repair(self, cert: Certificate, notes: list[Note]) -> None:
+        """SPEC §5.4 issuing step 6: re-apply the Secret when the post-issuance checks fail."""
+        policy_input = await gather(self._client, self._requests, cert, self._clock.now())
+        secret = policy_input.secret
+        if secret is None:
+            return
+        key_pem = secret.decoded(TLS_KEY_KEY)
+        chain_pem = secret.decoded(TLS_CERT_KEY)
+        if not key_pem or not chain_pem:
+            return  # the trigger reissues
+        violation = evaluate(POST_ISSUANCE_CHAIN, policy_input)
+        if violation is None:
+            return
+        if violation.reason in IGNORED_POST_ISSUANCE:
+            log.info(
+                "certificate %s/%s: not repairing the Secret: %s",
+                cert.namespace,
+                cert.name,
+                violation.reason,
+            )
+            return
+        leaf = _first_certificate(chain_pem)
+        if leaf is None:
+            return
+        ca_pem = secret.decoded(CA_KEY)
+        stores, complete = await self._keystores(cert, key_pem, chain_pem, ca_pem, notes)
+        if not complete:
+            return
+        annotations = secret.metadata.annotations or {}
+        issuer_ref = IssuerReference(
+            name=annotations.get(ISSUER_NAME_ANNOTATION, ""),
+            kind=annotations.get(ISSUER_KIND_ANNOTATION, ""),
+            group=annotations.get(ISSUER_GROUP_ANNOTATION, ""),
+        )
+        body = secret_body(
+            cert,
+            key_pem=key_pem,
+            chain_pem=chain_pem,
+            ca_pem=ca_pem,
+            leaf=leaf,
+            issuer_ref=issuer_ref,
+            secret_type=secret.type or TLS_SECRET_TYPE,
+            keystores=stores,
+        )
+        log.info(
+            "certificate %s/%s: re-applying Secret %s: %s",
+            cert.namespace,
+            cert.name,
+            cert.spec.secret_name,
+            violation.reason,
+        )
+        await self._apply(cert, body)
+
+    async def _keystores(
+        self,
+        cert: Certificate,
+        key_pem: bytes,
+        chain_pem: bytes,
+        ca_pem: bytes | None,
+        notes: list[Note],
+    ) -> tuple[dict[str, bytes], bool]:
+        """The keystore keys, and whether every asked-for keystore could be written.
+
+        Raises:
+            certsmith.pki.keystores.KeystoreError: a keystore cannot be encoded (retried).
+        """
+        stores = cert.spec.keystores
+        if stores is None:
+            return {}, True
+        complete = True
+        pkcs12_password: bytes | None = None
+        jks_password: bytes | None = None
+        p12, jks = stores.pkcs12, stores.jks
+        if p12 is not None and p12.create:
+            pkcs12_password = await self._password(
+                cert, "PKCS#12", p12.password, p12.password_secret_ref, notes
+            )
+            if pkcs12_password is None:
+                complete = False
+                p12 = p12.model_copy(update={"create": False})
+        if jks is not None and jks.create:
+            jks_password = await self._password(
+                cert, "JKS", jks.password, jks.password_secret_ref, notes
+            )
+            if jks_password is None:
+                complete = False
+                jks = jks.model_copy(update={"create": False})
+        outputs = keystore_outputs(
+            stores.model_copy(update={"pkcs12": p12, "jks": jks}),
+            key_pem=key_pem,
+            cert_pem=chain_pem,
+            ca_pem=ca_pem,
+            pkcs12_password=pkcs12_password,
+            jks_password=jks_password,
+            now=self._clock.now(),
+        )
+        return outputs, complete
+
+    async def _password(
+        self,
+        cert: Certificate,
+        store: str,
+        literal: str | None,
+        ref: SecretKeySelector | None,
+        notes: list[Note],
+    ) -> bytes | None:
+        if literal:
+            return literal.encode()
+        if ref is None:
+            return None
+        secret = await get_secret(self._client, cert.namespace, ref.name)
+        value = secret.decoded(ref.key or "") if secret is not None else None
+        if not value:
+            notes.append(
+                Note(
+                    EventType.WARNING,
+                    EventReason.KEYSTORE_PASSWORD_SECRET_NOT_FOUND,
+                    f"The {store} keystore password Secret {ref.name!r} (key {ref.key or ''!r}) "
+                    "was not found; the keystore is not written",
+                )
+            )
+            return None
+        return value
+
+    async def _apply(self, cert: Certificate, body: JSONObject) -> None:
         await self._client.patch(
             SECRETS,
             cert.namespace,
@@ -352,6 +581,7 @@ class IssuingController:
 
 __all__ = [
     "FAILURE_PREFIX",
+    "IGNORED_POST_ISSUANCE",
     "IssuanceFailure",
     "IssuingController",
     "check_issued",
