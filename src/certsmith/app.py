@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import os
 import socket
@@ -39,6 +40,7 @@ from certsmith.client.resources import ResourceRef
 from certsmith.controllers.approver import (
     DEFAULT_APPROVE_SIGNER_NAMES as DEFAULT_APPROVE_SIGNER_NAMES,
 )
+from certsmith.controllers.certificates.wiring import DEFAULT_BACKOFF
 from certsmith.controllers.runtime.leader import (
     LEASE_DURATION,
     RENEW_DEADLINE,
@@ -98,14 +100,23 @@ def controller_options(
     cluster_resource_namespace: str = DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
     approve_signer_names: Sequence[str] = DEFAULT_APPROVE_SIGNER_NAMES,
     namespace: str | None = None,
+    certificate_request_backoff: tuple[dt.timedelta, dt.timedelta] = DEFAULT_BACKOFF,
 ) -> ControllerOptions | None:
     """The controllers' options from command-line values, or ``None`` for ``--controllers=none``.
 
     The selection is checked here, before anything starts, so a typo fails fast.
+    ``certificate_request_backoff`` is (minimum, maximum) failed-issuance backoff.
 
     Raises:
-        StartupError: the ``--controllers`` value names an unknown controller or is malformed.
+        StartupError: the ``--controllers`` value names an unknown controller or is malformed,
+            or the minimum backoff exceeds the maximum.
     """
+    minimum, maximum = certificate_request_backoff
+    if minimum <= dt.timedelta(0) or minimum > maximum:
+        raise StartupError(
+            "--certificate-request-minimum-backoff-duration must be positive and at most "
+            "--certificate-request-maximum-backoff-duration"
+        )
     try:
         enabled = parse_controllers(controllers, available_controllers(registry.load()))
     except ValueError as exc:
@@ -117,6 +128,8 @@ def controller_options(
         cluster_resource_namespace=cluster_resource_namespace,
         approve_signer_names=tuple(approve_signer_names),
         namespace=namespace,
+        certificate_request_minimum_backoff=minimum,
+        certificate_request_maximum_backoff=maximum,
     )
 
 
@@ -162,6 +175,7 @@ async def run_serve(
     controllers: str = DEFAULT_CONTROLLERS,
     cluster_resource_namespace: str = DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
     approve_signer_names: Sequence[str] = DEFAULT_APPROVE_SIGNER_NAMES,
+    certificate_request_backoff: tuple[dt.timedelta, dt.timedelta] = DEFAULT_BACKOFF,
     stop: asyncio.Event | None = None,
     on_ready: Callable[[ApiServer], None] | None = None,
 ) -> None:
@@ -174,6 +188,7 @@ async def run_serve(
         controllers: cert-manager's ``--controllers`` syntax; ``none`` serves the API alone.
         cluster_resource_namespace: where ClusterIssuers' Secrets live.
         approve_signer_names: signers the built-in approver may approve (empty: all).
+        certificate_request_backoff: (minimum, maximum) failed-issuance backoff.
         stop: set it to shut down; ``None`` runs until cancelled.
         on_ready: called once the server answers (and before the controllers start).
 
@@ -185,6 +200,7 @@ async def run_serve(
         controllers,
         cluster_resource_namespace=cluster_resource_namespace,
         approve_signer_names=approve_signer_names,
+        certificate_request_backoff=certificate_request_backoff,
     )
     stop = stop or asyncio.Event()
     server = ApiServer(data_dir, host, port)
@@ -237,6 +253,7 @@ async def run_controller(
     cluster_resource_namespace: str = DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
     approve_signer_names: Sequence[str] = DEFAULT_APPROVE_SIGNER_NAMES,
     namespace: str | None = None,
+    certificate_request_backoff: tuple[dt.timedelta, dt.timedelta] = DEFAULT_BACKOFF,
     leader_election: LeaderElection | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
@@ -250,6 +267,7 @@ async def run_controller(
             cluster's RBAC must grant ``approve`` on them.
         namespace: watch and act only in this namespace, without ClusterIssuers; ``None``
             covers the whole cluster.
+        certificate_request_backoff: (minimum, maximum) failed-issuance backoff.
         leader_election: run only while holding this Lease; ``None`` runs unconditionally.
         stop: set it to shut down; ``None`` runs until cancelled.
 
@@ -262,6 +280,7 @@ async def run_controller(
         cluster_resource_namespace=cluster_resource_namespace,
         approve_signer_names=approve_signer_names,
         namespace=namespace,
+        certificate_request_backoff=certificate_request_backoff,
     )
     if options is None:
         raise StartupError("--controllers=none leaves nothing to run")

@@ -13,11 +13,14 @@ import shutil
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
+from certsmith.api.certmanager import AnyIssuer, CertificateRequest
+from certsmith.api.conditions import EventReason
 from certsmith.api.meta import decode_bytes
+from certsmith.client.errors import Conflict
 from certsmith.client.http import HttpKubeClient
 from certsmith.client.resources import (
     CERTIFICATE_REQUESTS,
@@ -27,6 +30,10 @@ from certsmith.client.resources import (
     SECRETS,
 )
 from certsmith.controllers.setup import ControllerOptions, build_manager
+from certsmith.issuers.base import Issued, IssuerContext, IssuerReady, SignFailed
+from certsmith.issuers.ca import CAIssuer
+from certsmith.issuers.registry import build
+from certsmith.issuers.selfsigned import SelfSignedIssuer
 from certsmith.util.clock import FakeClock
 from tests.builders import make_certificate
 from tests.fakes import FakeSleeper
@@ -92,9 +99,16 @@ async def request_names(client: HttpKubeClient) -> list[str]:
 
 
 async def edit_spec(client: HttpKubeClient, name: str, **changes: Any) -> None:
-    cert = await client.get(CERTIFICATES, NS, name)
-    cert["spec"].update(changes)
-    await client.replace(CERTIFICATES, NS, name, cert)
+    """What ``kubectl edit`` does; the controllers write the status meanwhile, so retry 409s."""
+    for _ in range(20):
+        cert = await client.get(CERTIFICATES, NS, name)
+        cert["spec"].update(changes)
+        try:
+            await client.replace(CERTIFICATES, NS, name, cert)
+        except Conflict:
+            continue
+        return
+    raise AssertionError("the Certificate kept changing")
 
 
 async def certificate_events(client: HttpKubeClient) -> list[tuple[str, str, str]]:
@@ -241,3 +255,142 @@ async def test_missing_keystore_password_secret_is_a_warning_and_the_rest_is_wri
             (kind, reason) == ("Warning", "KeystorePasswordSecretNotFound")
             for kind, reason, _ in events
         )
+
+
+# -- behaviour 23 --------------------------------------------------------------------------------
+
+
+class FlakyCA(CAIssuer):
+    """The CA issuer, except that signing fails (``SignFailed``) while ``failing`` is set."""
+
+    spec_key: ClassVar[str] = "ca"
+
+    def __init__(self) -> None:
+        self.failing = True
+
+    async def check(self, issuer: AnyIssuer, ctx: IssuerContext) -> IssuerReady:
+        return await super().check(issuer, ctx)
+
+    async def sign(
+        self, request: CertificateRequest, issuer: AnyIssuer, ctx: IssuerContext
+    ) -> Issued:
+        if self.failing:
+            raise SignFailed(EventReason.SIGNING_ERROR, FAILURE_MESSAGE)
+        return await super().sign(request, issuer, ctx)
+
+
+def failed_with_attempts(client: HttpKubeClient, attempts: int) -> Probe:
+    async def probe() -> bool:
+        cert = await client.get(CERTIFICATES, NS, "web")
+        issuing = condition(cert, "Issuing") or {}
+        return (
+            issuing.get("status") == "False"
+            and (cert.get("status") or {}).get("failedIssuanceAttempts") == attempts
+        )
+
+    return probe
+
+
+def parse_time(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+async def test_failed_issuance_backs_off_1h_then_recreates_the_same_request_and_success_clears(
+    client: HttpKubeClient,
+) -> None:
+    """SPEC §12 behaviour 23 on the fake clock, and the ``RetryScheduled`` event."""
+    await seed_ca_issuer(client)
+    h = Harness()
+    flaky = FlakyCA()
+    issuers = {**build([SelfSignedIssuer]), "ca": flaky}
+    async with running(build_manager(client, options=h.options(issuers=issuers))):
+        await client.create(CERTIFICATES, NS, make_certificate("web").to_dict())
+        await h.tick_until(failed_with_attempts(client, 1))
+        request = await client.get(CERTIFICATE_REQUESTS, NS, "web-1")
+        ready = condition(request, "Ready") or {}
+        assert ready.get("reason") == "Failed"
+        cert = await client.get(CERTIFICATES, NS, "web")
+        issuing = condition(cert, "Issuing") or {}
+        assert issuing["reason"] == "Failed"
+        assert issuing["message"] == (
+            "The certificate request has failed to complete and will be retried: "
+            + ready["message"]
+        )
+        assert FAILURE_MESSAGE in issuing["message"]
+        failed_at = parse_time(cert["status"]["lastFailureTime"])
+        retry_at = (failed_at + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        scheduled = (
+            "Normal",
+            "RetryScheduled",
+            f"The next issuance attempt is at {retry_at} (after a backoff of 1h0m0s)",
+        )
+
+        async def announced() -> bool:  # Events follow the status write
+            return scheduled in await certificate_events(client)
+
+        await eventually_async(announced, timeout=10)
+
+        # 59 minutes later nothing has been retried: the same failed request, no new one.
+        await h.sleeper.advance((failed_at + dt.timedelta(minutes=59) - h.clock.now()).seconds)
+        for _ in range(5):
+            await h.sleeper.advance(1)
+        assert await request_names(client) == ["web-1"]
+        again = await client.get(CERTIFICATE_REQUESTS, NS, "web-1")
+        assert again["metadata"]["uid"] == request["metadata"]["uid"]
+        assert (await client.get(CERTIFICATES, NS, "web"))["status"]["failedIssuanceAttempts"] == 1
+
+        # After the hour: the failed request is replaced by a new one of the same name.
+        flaky.failing = False
+        await h.sleeper.advance((failed_at + dt.timedelta(hours=1) - h.clock.now()).seconds + 1)
+        await h.tick_until(at_revision(client, 1))
+        replaced = await client.get(CERTIFICATE_REQUESTS, NS, "web-1")
+        assert replaced["metadata"]["uid"] != request["metadata"]["uid"]
+        status = (await client.get(CERTIFICATES, NS, "web"))["status"]
+        assert "failedIssuanceAttempts" not in status
+        assert "lastFailureTime" not in status
+
+
+async def test_editing_the_spec_during_backoff_retries_at_once(client: HttpKubeClient) -> None:
+    """SPEC §12 behaviour 23: an edited spec is a new attempt, not a retry."""
+    await seed_ca_issuer(client)
+    h = Harness()
+    issuers = {**build([SelfSignedIssuer]), "ca": FlakyCA()}
+    async with running(build_manager(client, options=h.options(issuers=issuers))):
+        await client.create(CERTIFICATES, NS, make_certificate("web").to_dict())
+        await h.tick_until(failed_with_attempts(client, 1))
+        first = await client.get(CERTIFICATE_REQUESTS, NS, "web-1")
+        started = h.clock.now()
+        await edit_spec(client, "web", dnsNames=["changed.example.com"])
+        await h.tick_until(failed_with_attempts(client, 2))
+        assert h.clock.now() - started < dt.timedelta(minutes=10)
+        second = await client.get(CERTIFICATE_REQUESTS, NS, "web-1")
+        assert second["metadata"]["uid"] != first["metadata"]["uid"]
+
+        async def announced() -> bool:
+            return any(
+                m.startswith("The next issuance attempt is at ")
+                and m.endswith("backoff of 2h0m0s)")
+                for _, reason, m in await certificate_events(client)
+                if reason == "RetryScheduled"
+            )
+
+        await eventually_async(announced, timeout=10)
+
+
+async def test_tunable_backoff_retries_after_the_minimum(client: HttpKubeClient) -> None:
+    """``certificate_request_minimum_backoff`` (``--certificate-request-minimum-...``)."""
+    await seed_ca_issuer(client)
+    h = Harness()
+    flaky = FlakyCA()
+    issuers = {**build([SelfSignedIssuer]), "ca": flaky}
+    options = h.options(
+        issuers=issuers,
+        certificate_request_minimum_backoff=dt.timedelta(minutes=5),
+        certificate_request_maximum_backoff=dt.timedelta(minutes=5),
+    )
+    async with running(build_manager(client, options=options)):
+        await client.create(CERTIFICATES, NS, make_certificate("web").to_dict())
+        await h.tick_until(failed_with_attempts(client, 1))
+        flaky.failing = False
+        await h.sleeper.advance(5 * 60)
+        await h.tick_until(at_revision(client, 1))

@@ -125,6 +125,8 @@ class EventReason(StrEnum):
     REQUEST_FAILED = "RequestFailed"
     WINDOW_ERROR = "WindowError"
     KEYSTORE_PASSWORD_SECRET_NOT_FOUND = "KeystorePasswordSecretNotFound"
+    # certsmith's own: when a failed issuance is retried (not a cert-manager event).
+    RETRY_SCHEDULED = "RetryScheduled"
     ARI_ERROR = "ARIError"
     # Issuance failures (SPEC §5.4 issuing step 3): the failing CR condition's reason. A Denied
     # condition's reason is free text (the denier's); its events use DENIED.

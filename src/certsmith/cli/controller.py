@@ -144,6 +144,10 @@ async def _main(args: argparse.Namespace) -> None:
         controllers=args.controllers,
         cluster_resource_namespace=args.cluster_resource_namespace,
         namespace=args.namespace,
+        certificate_request_backoff=(
+            args.certificate_request_minimum_backoff_duration,
+            args.certificate_request_maximum_backoff_duration,
+        ),
         leader_election=leader_election(args),
         stop=stop,
     )

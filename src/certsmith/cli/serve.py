@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import logging
 import signal
 import sys
 from pathlib import Path
 
+from certsmith.api.duration import parse_go_duration
 from certsmith.apiserver.server import ApiServer
 from certsmith.app import (
     DEFAULT_APPROVE_SIGNER_NAMES,
@@ -23,6 +25,7 @@ from certsmith.app import (
     StartupError,
     run_serve,
 )
+from certsmith.pki.renewal import DEFAULT_INITIAL_BACKOFF, DEFAULT_MAXIMUM_BACKOFF
 from certsmith.util.log import configure as configure_logging
 
 DEFAULT_LISTEN = "127.0.0.1:6443"
@@ -79,6 +82,36 @@ def add_controller_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated signers the built-in approver approves; '' approves every "
         f"signer (default {','.join(DEFAULT_APPROVE_SIGNER_NAMES)})",
     )
+    parser.add_argument(
+        "--certificate-request-minimum-backoff-duration",
+        type=parse_backoff,
+        default=DEFAULT_INITIAL_BACKOFF,
+        metavar="DURATION",
+        help="wait after a Certificate's first failed issuance before retrying; doubles per "
+        "further failure (Go duration, default 1h)",
+    )
+    parser.add_argument(
+        "--certificate-request-maximum-backoff-duration",
+        type=parse_backoff,
+        default=DEFAULT_MAXIMUM_BACKOFF,
+        metavar="DURATION",
+        help="the longest wait between failed issuance attempts (Go duration, default 32h)",
+    )
+
+
+def parse_backoff(value: str) -> dt.timedelta:
+    """A positive Go duration (``30m``, ``1h``) as a timedelta.
+
+    Raises:
+        argparse.ArgumentTypeError: not a positive duration.
+    """
+    try:
+        delta = parse_go_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"invalid duration {value!r}: {exc}") from exc
+    if delta <= dt.timedelta(0):
+        raise argparse.ArgumentTypeError(f"duration must be positive, got {value!r}")
+    return delta
 
 
 def parse_signer_names(value: str) -> tuple[str, ...]:
@@ -105,6 +138,10 @@ async def serve(args: argparse.Namespace) -> int:
             controllers=args.controllers,
             cluster_resource_namespace=args.cluster_resource_namespace,
             approve_signer_names=args.approve_signer_names,
+            certificate_request_backoff=(
+                args.certificate_request_minimum_backoff_duration,
+                args.certificate_request_maximum_backoff_duration,
+            ),
             stop=stop,
             on_ready=ready,
         )

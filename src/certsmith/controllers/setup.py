@@ -24,6 +24,7 @@ What this module decides:
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ from certsmith.controllers.runtime.workqueue import (
 )
 from certsmith.issuers import registry
 from certsmith.issuers.base import Issuer
+from certsmith.pki.renewal import DEFAULT_INITIAL_BACKOFF, DEFAULT_MAXIMUM_BACKOFF
 from certsmith.util.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -164,6 +166,11 @@ class ControllerOptions:
         instance: the Events' ``reportingInstance`` (e.g. the pod name), if any.
         sleep: how work queues and informers wait (a fake sleeper in tests).
         namespace: act only in this namespace, without ClusterIssuers; ``None`` acts in all.
+        certificate_request_minimum_backoff: the wait after a Certificate's first failed
+            issuance (cert-manager's ``--certificate-request-minimum-backoff-duration``); it
+            doubles per further failure.
+        certificate_request_maximum_backoff: the cap of that wait
+            (``--certificate-request-maximum-backoff-duration``).
     """
 
     controllers: str | Sequence[str] = ("*",)
@@ -176,6 +183,8 @@ class ControllerOptions:
     instance: str | None = None
     sleep: Sleeper = asyncio.sleep
     namespace: str | None = None
+    certificate_request_minimum_backoff: dt.timedelta = DEFAULT_INITIAL_BACKOFF
+    certificate_request_maximum_backoff: dt.timedelta = DEFAULT_MAXIMUM_BACKOFF
 
 
 def build_controllers(client: KubeClient, *, options: ControllerOptions) -> list[Controller]:
@@ -293,6 +302,10 @@ def build_controllers(client: KubeClient, *, options: ControllerOptions) -> list
             clock=options.clock,
             sleep=options.sleep,
             workers=options.workers,
+            backoff=(
+                options.certificate_request_minimum_backoff,
+                options.certificate_request_maximum_backoff,
+            ),
         )
     )
     return controllers

@@ -18,6 +18,14 @@ What it decides (SPEC §5.4 "issuing", §5.5), and why:
   own stay. Only then are ``status.revision`` advanced, ``Issuing`` removed and the failure
   fields cleared — in one status write after the Secret, so a crash in between re-applies the
   same Secret (idempotent) and finishes the status on the next run.
+* When the next attempt happens after a failure is made visible with a Normal
+  ``RetryScheduled`` event ("The next issuance attempt is at <RFC3339> (after a backoff of
+  <Go duration>)"), recorded with the failure. The ``Issuing=False`` message stays exactly
+  SPEC §5.3's ``The certificate request has failed to complete and will be retried: <msg>``
+  and ``Ready`` keeps its policy message: both are matched by tools and by cert-manager's own
+  tests, so a suffix there would be an incompatibility. The time is
+  ``lastFailureTime + backoff_delay(failedIssuanceAttempts)`` with the deployment's backoff,
+  the same value the trigger waits for (an edited spec retries earlier).
 * An existing Secret keeps its ``type`` (it is immutable); a new one is ``kubernetes.io/tls``.
 * Keystores (``spec.keystores``) and additional output formats are written with the key and
   certificate. A ``passwordSecretRef`` is read with a GET when the Secret is written; a missing
@@ -39,6 +47,7 @@ What it decides (SPEC §5.4 "issuing", §5.5), and why:
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Mapping
 from typing import Final
@@ -55,6 +64,7 @@ from certsmith.api.conditions import (
     RequestReason,
 )
 from certsmith.api.core import Secret
+from certsmith.api.duration import format_go_duration
 from certsmith.api.meta import (
     IssuerReference,
     SecretKeySelector,
@@ -117,6 +127,7 @@ from certsmith.pki.keystores import (
     temporary_certificate,
 )
 from certsmith.pki.pem import PEMError, split_pem_certificates
+from certsmith.pki.renewal import DEFAULT_INITIAL_BACKOFF, DEFAULT_MAXIMUM_BACKOFF, backoff_delay
 from certsmith.util.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -274,6 +285,10 @@ class IssuingController:
         secrets: Informer,
         recorder: EventRecorder,
         clock: Clock,
+        backoff: tuple[dt.timedelta, dt.timedelta] = (
+            DEFAULT_INITIAL_BACKOFF,
+            DEFAULT_MAXIMUM_BACKOFF,
+        ),
     ) -> None:
         """Create the controller.
 
@@ -284,7 +299,10 @@ class IssuingController:
             secrets: the metadata-only Secret informer (for an existing Secret's type).
             recorder: where Events go.
             clock: the time of conditions and ``lastFailureTime``.
+            backoff: (the wait after the first failed issuance, the cap), for the
+                ``RetryScheduled`` event's time.
         """
+        self._backoff = backoff
         self._client = client
         self._certificates = certificates
         self._requests = requests
@@ -388,6 +406,15 @@ class IssuingController:
             observed_generation=cert.metadata.generation,
         )
         notes.append(Note(EventType.WARNING, failure.event_reason, message))
+        delay = backoff_delay(status.failed_issuance_attempts, *self._backoff)
+        notes.append(
+            Note(
+                EventType.NORMAL,
+                EventReason.RETRY_SCHEDULED,
+                f"The next issuance attempt is at {format_time(now + delay)} "
+                f"(after a backoff of {format_go_duration(delay)})",
+            )
+        )
 
     async def _apply_issued(
         self,

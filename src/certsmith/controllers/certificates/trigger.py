@@ -6,8 +6,10 @@ What it decides (SPEC §5.4 "trigger"), and why:
 * Only the Certificate that owns the target Secret acts (P2's ``secret_owner``); the others
   re-check every 3 minutes, so two Certificates sharing a Secret do not fight over it.
 * After a failure it waits ``backoff_delay(failedIssuanceAttempts)`` after ``lastFailureTime``
-  (1h, 2h, … 32h) unless the next request no longer matches the spec: an edited spec is a new
-  attempt, not a retry. The wait is a work-queue timer (``Requeue``), never polling.
+  (1h, 2h, … 32h by default; ``ControllerOptions.certificate_request_minimum_backoff`` /
+  ``maximum_backoff`` tune it per deployment) unless the next request no longer matches the
+  spec: an edited spec is a new attempt, not a retry. The wait is a work-queue timer
+  (``Requeue``), never polling.
 * Renewal is timer-driven as well: with ``status.renewalTime`` in the future the key is
   re-queued for exactly that time.
 * Otherwise the first violation of the trigger chain sets ``Issuing=True`` with its reason and
@@ -32,7 +34,7 @@ from certsmith.controllers.events import EventRecorder, Note
 from certsmith.controllers.runtime.cache import ObjectKey
 from certsmith.controllers.runtime.informer import Informer
 from certsmith.controllers.runtime.manager import Requeue
-from certsmith.pki.renewal import backoff_delay
+from certsmith.pki.renewal import DEFAULT_INITIAL_BACKOFF, DEFAULT_MAXIMUM_BACKOFF, backoff_delay
 from certsmith.util.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -41,12 +43,17 @@ log = logging.getLogger(__name__)
 NOT_OWNER_RECHECK: Final = dt.timedelta(minutes=3)
 
 
-def retry_at(cert: Certificate, policy_input: PolicyInput) -> dt.datetime | None:
+def retry_at(
+    cert: Certificate,
+    policy_input: PolicyInput,
+    backoff: tuple[dt.timedelta, dt.timedelta] = (DEFAULT_INITIAL_BACKOFF, DEFAULT_MAXIMUM_BACKOFF),
+) -> dt.datetime | None:
     """When a failed Certificate may be retried; ``None`` when it need not wait.
 
     Args:
         cert: the Certificate.
         policy_input: what was gathered for it (the next request).
+        backoff: (the wait after the first failure, the cap).
 
     Returns:
         ``lastFailureTime + backoff_delay(failedIssuanceAttempts)``, or ``None`` with no failure
@@ -58,7 +65,7 @@ def retry_at(cert: Certificate, policy_input: PolicyInput) -> dt.datetime | None
     upcoming = policy_input.next_request
     if upcoming is not None and stale_fields(upcoming, cert):
         return None
-    return status.last_failure_time + backoff_delay(status.failed_issuance_attempts)
+    return status.last_failure_time + backoff_delay(status.failed_issuance_attempts, *backoff)
 
 
 class Trigger:
@@ -72,6 +79,10 @@ class Trigger:
         requests: Informer,
         recorder: EventRecorder,
         clock: Clock,
+        backoff: tuple[dt.timedelta, dt.timedelta] = (
+            DEFAULT_INITIAL_BACKOFF,
+            DEFAULT_MAXIMUM_BACKOFF,
+        ),
     ) -> None:
         """Create the controller.
 
@@ -81,7 +92,9 @@ class Trigger:
             requests: the CertificateRequest informer.
             recorder: where Events go.
             clock: "now" for backoff, renewal and conditions.
+            backoff: (the wait after the first failed issuance, the cap).
         """
+        self._backoff = backoff
         self._client = client
         self._certificates = certificates
         self._requests = requests
@@ -107,7 +120,7 @@ class Trigger:
         if not self._owns_secret(original, policy_input):
             return Requeue.at(NOT_OWNER_RECHECK)
 
-        retry = retry_at(original, policy_input)
+        retry = retry_at(original, policy_input, self._backoff)
         if retry is not None and now < retry:
             log.info("certificate %s: backing off until %s", key, format_time(retry))
             return Requeue.at(retry - now)

@@ -12,8 +12,9 @@ What this module decides:
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Final
 
@@ -35,6 +36,7 @@ from certsmith.controllers.runtime.cache import ObjectKey
 from certsmith.controllers.runtime.informer import Informer, enqueue, enqueue_mapped
 from certsmith.controllers.runtime.manager import Controller, Reconcile
 from certsmith.controllers.runtime.workqueue import CERTIFICATE_BACKOFF, Sleeper, WorkQueue
+from certsmith.pki.renewal import DEFAULT_INITIAL_BACKOFF, DEFAULT_MAXIMUM_BACKOFF
 from certsmith.util.clock import Clock
 
 TRIGGER: Final = "certificates-trigger"
@@ -43,6 +45,8 @@ REQUEST_MANAGER: Final = "certificates-request-manager"
 ISSUING: Final = "certificates-issuing"
 READINESS: Final = "certificates-readiness"
 REVISION_MANAGER: Final = "certificates-revision-manager"
+#: The failed-issuance backoff: (wait after the first failure, cap), SPEC §5.4.
+DEFAULT_BACKOFF: Final = (DEFAULT_INITIAL_BACKOFF, DEFAULT_MAXIMUM_BACKOFF)
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class Deps:
     informers: SharedInformers
     recorder: EventRecorder
     clock: Clock
+    backoff: tuple[dt.timedelta, dt.timedelta] = field(default=DEFAULT_BACKOFF)
 
 
 def _trigger(d: Deps) -> Reconcile:
@@ -63,6 +68,7 @@ def _trigger(d: Deps) -> Reconcile:
         requests=d.informers.requests,
         recorder=d.recorder,
         clock=d.clock,
+        backoff=d.backoff,
     ).reconcile
 
 
@@ -98,6 +104,7 @@ def _issuing(d: Deps) -> Reconcile:
         secrets=d.informers.secrets,
         recorder=d.recorder,
         clock=d.clock,
+        backoff=d.backoff,
     ).reconcile
 
 
@@ -123,8 +130,11 @@ def build_certificate_controllers(
     clock: Clock,
     sleep: Sleeper,
     workers: int,
+    backoff: tuple[dt.timedelta, dt.timedelta] = DEFAULT_BACKOFF,
 ) -> list[Controller]:
     """The enabled Certificate controllers over one shared Certificate informer.
+
+    ``backoff`` is (wait after the first failed issuance, cap) for the trigger's retry delay.
 
     Raises:
         ValueError: ``workers`` < 1.
@@ -133,7 +143,7 @@ def build_certificate_controllers(
     if not names:
         return []
     certificates = certificate_informer(client, namespace=informers.namespace, sleep=sleep)
-    deps = Deps(client, certificates, informers, recorder, clock)
+    deps = Deps(client, certificates, informers, recorder, clock, backoff)
     controllers: list[Controller] = []
     for name in names:
         queue: WorkQueue[ObjectKey] = WorkQueue(
