@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from cryptography import x509
 
 from certsmith.api.certmanager import AnyIssuer, CertificateRequest
 from certsmith.api.conditions import EventReason
 from certsmith.api.meta import decode_bytes
-from certsmith.client.errors import Conflict
+from certsmith.client.errors import Conflict, NotFound
 from certsmith.client.http import HttpKubeClient
 from certsmith.client.resources import (
     CERTIFICATE_REQUESTS,
@@ -30,12 +31,13 @@ from certsmith.client.resources import (
     SECRETS,
 )
 from certsmith.controllers.setup import ControllerOptions, build_manager
-from certsmith.issuers.base import Issued, IssuerContext, IssuerReady, SignFailed
+from certsmith.issuers.base import Issued, IssuerContext, IssuerReady, SignFailed, SignPending
 from certsmith.issuers.ca import CAIssuer
 from certsmith.issuers.registry import build
 from certsmith.issuers.selfsigned import SelfSignedIssuer
+from certsmith.pki.keys import parse_private_key_pem
 from certsmith.util.clock import FakeClock
-from tests.builders import make_certificate
+from tests.builders import make_certificate, private_key_pem
 from tests.fakes import FakeSleeper
 from tests.integration.test_certificates_issuance import (
     NS,
@@ -43,6 +45,7 @@ from tests.integration.test_certificates_issuance import (
     running,
     seed_ca_issuer,
 )
+from tests.pkitools import make_root
 from tests.servertools import eventually_async, running_server
 
 Probe = Callable[[], Awaitable[bool]]
@@ -279,6 +282,17 @@ class FlakyCA(CAIssuer):
         return await super().sign(request, issuer, ctx)
 
 
+class PendingCA(CAIssuer):
+    """The CA issuer, except that signing stays pending."""
+
+    spec_key: ClassVar[str] = "ca"
+
+    async def sign(
+        self, request: CertificateRequest, issuer: AnyIssuer, ctx: IssuerContext
+    ) -> Issued:
+        raise SignPending(EventReason.SIGNING_ERROR, "not yet")
+
+
 def failed_with_attempts(client: HttpKubeClient, attempts: int) -> Probe:
     async def probe() -> bool:
         cert = await client.get(CERTIFICATES, NS, "web")
@@ -394,3 +408,118 @@ async def test_tunable_backoff_retries_after_the_minimum(client: HttpKubeClient)
         flaky.failing = False
         await h.sleeper.advance(5 * 60)
         await h.tick_until(at_revision(client, 1))
+
+
+# -- behaviour 22 --------------------------------------------------------------------------------
+
+TRIGGER_AND_READINESS = "certificates-trigger,certificates-readiness"
+
+
+def condition_is(client: HttpKubeClient, ctype: str, status: str, reason: str) -> Probe:
+    async def probe() -> bool:
+        cond = condition(await client.get(CERTIFICATES, NS, "web"), ctype) or {}
+        return (cond.get("status"), cond.get("reason")) == (status, reason)
+
+    return probe
+
+
+async def tamper_secret(client: HttpKubeClient, change: Callable[[dict[str, Any]], None]) -> None:
+    for _ in range(20):
+        secret = await client.get(SECRETS, NS, "web-tls")
+        change(secret)
+        try:
+            await client.replace(SECRETS, NS, "web-tls", secret)
+        except Conflict:
+            continue
+        return
+    raise AssertionError("the Secret kept changing")
+
+
+async def test_secret_tampering_is_detected_and_reissued(client: HttpKubeClient) -> None:
+    """SPEC §12 behaviour 22: only trigger+readiness run while the reason is observed."""
+    await seed_ca_issuer(client)
+    h = Harness()
+    async with running(build_manager(client, options=h.options())):
+        await client.create(CERTIFICATES, NS, make_certificate("web").to_dict())
+        await h.tick_until(at_revision(client, 1))
+
+    # Deleted Secret: Ready=False/DoesNotExist and Issuing=True/DoesNotExist, then reissued.
+    await client.delete(SECRETS, NS, "web-tls")
+    async with running(build_manager(client, options=h.options(controllers=TRIGGER_AND_READINESS))):
+        await h.tick_until(condition_is(client, "Ready", "False", "DoesNotExist"))
+        await h.tick_until(condition_is(client, "Issuing", "True", "DoesNotExist"))
+    cert = await client.get(CERTIFICATES, NS, "web")
+    assert (condition(cert, "Ready") or {}).get("message") == (
+        "Issuing certificate as Secret does not exist"
+    )
+    assert (condition(cert, "Issuing") or {}).get("message") == (
+        "Issuing certificate as Secret does not exist"
+    )
+    async with running(build_manager(client, options=h.options())):
+        await h.tick_until(at_revision(client, 2))
+
+    # tls.key replaced by another key: InvalidKeyPair.
+    other_key = base64.b64encode(private_key_pem(make_root("other")[1])).decode()
+
+    def replace_key(secret: dict[str, Any]) -> None:
+        secret["data"]["tls.key"] = other_key
+
+    await tamper_secret(client, replace_key)
+    async with running(build_manager(client, options=h.options(controllers=TRIGGER_AND_READINESS))):
+        await h.tick_until(condition_is(client, "Issuing", "True", "InvalidKeyPair"))
+    async with running(build_manager(client, options=h.options())):
+        await h.tick_until(at_revision(client, 3))
+
+    # Issuer annotation naming another issuer: IncorrectIssuer.
+    def other_issuer(secret: dict[str, Any]) -> None:
+        secret["metadata"]["annotations"]["cert-manager.io/issuer-name"] = "other"
+
+    await tamper_secret(client, other_issuer)
+    async with running(build_manager(client, options=h.options(controllers=TRIGGER_AND_READINESS))):
+        await h.tick_until(condition_is(client, "Issuing", "True", "IncorrectIssuer"))
+    cert = await client.get(CERTIFICATES, NS, "web")
+    assert (condition(cert, "Issuing") or {}).get("message") == (
+        'Issuing certificate as Secret was previously issued by "Issuer.cert-manager.io/other"'
+    )
+    async with running(build_manager(client, options=h.options())):
+        await h.tick_until(at_revision(client, 4))
+    secret = await client.get(SECRETS, NS, "web-tls")
+    assert secret["metadata"]["annotations"]["cert-manager.io/issuer-name"] == "ca"
+
+
+# -- temporary certificate -----------------------------------------------------------------------
+
+
+async def test_temporary_certificate_is_written_while_the_request_is_pending(
+    client: HttpKubeClient,
+) -> None:
+    """SPEC §5.4 issuing step 5: the annotation asks for a temporary certificate."""
+    await seed_ca_issuer(client)
+    h = Harness()
+    issuers = {**build([SelfSignedIssuer]), "ca": PendingCA()}
+    async with running(build_manager(client, options=h.options(issuers=issuers))):
+        cert = make_certificate("web").to_dict()
+        cert["metadata"]["annotations"] = {"cert-manager.io/issue-temporary-certificate": "true"}
+        await client.create(CERTIFICATES, NS, cert)
+
+        async def temporary() -> bool:
+            try:
+                secret = await client.get(SECRETS, NS, "web-tls")
+            except NotFound:
+                return False
+            return "tls.crt" in (secret.get("data") or {})
+
+        await h.tick_until(temporary)
+        secret = await client.get(SECRETS, NS, "web-tls")
+        leaf = x509.load_pem_x509_certificate(decode_bytes(secret["data"]["tls.crt"]))
+        assert leaf.issuer.rfc4514_string() == "CN=cert-manager.local"
+        key = parse_private_key_pem(decode_bytes(secret["data"]["tls.key"]))
+        assert leaf.public_key() == key.public_key()
+        assert secret["metadata"]["annotations"] == {"cert-manager.io/certificate-name": "web"}
+
+        async def announced() -> bool:
+            return ("Normal", "Issuing", "Issued temporary certificate") in (
+                await certificate_events(client)
+            )
+
+        await eventually_async(announced, timeout=10)
