@@ -29,9 +29,9 @@ What it decides (SPEC §5.4 "issuing", §5.5), and why:
 * An existing Secret keeps its ``type`` (it is immutable); a new one is ``kubernetes.io/tls``.
 * Keystores (``spec.keystores``) and additional output formats are written with the key and
   certificate. A ``passwordSecretRef`` is read with a GET when the Secret is written; a missing
-  password Secret (or key) is a Warning ``KeystorePasswordSecretNotFound`` and that keystore is
-  left out, as cert-manager does, rather than blocking the whole Secret. Passwords never reach
-  logs, events or errors.
+  password Secret (or key) is a Warning ``KeystorePasswordSecretNotFound`` (SPEC §5.9) and that
+  keystore is left out rather than blocking the whole Secret; creating the password Secret
+  later takes effect at the next Secret write. Passwords never reach logs, events or errors.
 * While a request is pending, a Certificate annotated
   ``cert-manager.io/issue-temporary-certificate: "true"`` whose Secret lacks a usable key pair
   (SPEC §5.8 temporary chain) gets a temporary certificate for the next key, signed by a
@@ -41,7 +41,9 @@ What it decides (SPEC §5.4 "issuing", §5.5), and why:
   annotations (as cert-manager's ``ensureSecretData``: no new request, so a ``secretTemplate``
   edit updates the Secret in place). ``ManagedFieldsParseError`` and ``InvalidCertificate``
   violations are ignored: re-applying cannot fix them and would loop. A Secret without a key or
-  certificate is left to the trigger, which reissues. The repair is skipped while a keystore
+  certificate, or one annotated for another Certificate, is left to the trigger (two
+  Certificates sharing a Secret must not take turns re-applying it). The repair is skipped
+  while a keystore
   password Secret is missing, since the re-applied Secret would still violate the keystore check.
 """
 
@@ -480,6 +482,9 @@ class IssuingController:
         chain_pem = secret.decoded(TLS_CERT_KEY)
         if not key_pem or not chain_pem:
             return  # the trigger reissues
+        owner = (secret.metadata.annotations or {}).get(CERTIFICATE_NAME_ANNOTATION)
+        if owner is not None and owner != cert.name:
+            return  # another Certificate's Secret: the trigger reports IncorrectCertificate
         violation = evaluate(POST_ISSUANCE_CHAIN, policy_input)
         if violation is None:
             return
