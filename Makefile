@@ -29,7 +29,9 @@ pytest:
 	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
-# Both benchmarks; the API server one writes bench/results/<date>-apiserver.json.
+# The benchmarks; the API server one writes bench/results/<date>-apiserver.json, the
+# Certificates one (controllers on) bench/results/<date>-certificates.json.
 bench: install
 	$(PY) bench/storage_bench.py
 	$(PY) bench/apiserver_bench.py
+	$(PY) bench/certificates_bench.py

@@ -98,10 +98,13 @@ class Server:
         return facts
 
 
-def start_server(data_dir: Path, log: Path, profile: Path | None) -> Server:
+def start_server(
+    data_dir: Path, log: Path, profile: Path | None, controllers: str = "none"
+) -> Server:
+    """Start ``certsmith serve`` (controllers off unless asked) and wait for its kubeconfig."""
     port = free_port()
     serve = ["serve", "--data-dir", str(data_dir), "--listen", f"127.0.0.1:{port}"]
-    serve.append("--controllers=none")
+    serve.append(f"--controllers={controllers}")
     if profile is not None:
         command = [sys.executable, "-m", "cProfile", "-o", str(profile)]
         command += ["-m", "certsmith.cli.main", *serve]
