@@ -23,7 +23,12 @@ from typing import Final
 
 from certsmith.client.protocol import KubeClient
 from certsmith.client.resources import CERTIFICATE_REQUESTS, CLUSTER_ISSUERS, ISSUERS, SECRETS
-from certsmith.controllers.runtime.cache import Indexer, JSONObject
+from certsmith.controllers.runtime.cache import (
+    CONTROLLER_UID_INDEX,
+    Indexer,
+    JSONObject,
+    by_controller_uid,
+)
 from certsmith.controllers.runtime.informer import Informer, metadata_only
 from certsmith.controllers.runtime.workqueue import Sleeper
 
@@ -114,13 +119,21 @@ class SharedInformers:
 
     @property
     def requests(self) -> Informer:
-        """CertificateRequests, indexed :data:`BY_ISSUER` and :data:`BY_KEY_SECRET`."""
+        """CertificateRequests, indexed :data:`BY_ISSUER`, :data:`BY_KEY_SECRET` and by controller.
+
+        The controller index (:data:`~certsmith.controllers.runtime.cache.CONTROLLER_UID_INDEX`)
+        answers "which requests does this Certificate own" without scanning the namespace.
+        """
         if self._requests is None:
             self._requests = Informer(
                 self._client,
                 CERTIFICATE_REQUESTS,
                 namespace=self.namespace,
-                indexers={BY_ISSUER: requests_by_issuer, BY_KEY_SECRET: requests_by_key_secret},
+                indexers={
+                    BY_ISSUER: requests_by_issuer,
+                    BY_KEY_SECRET: requests_by_key_secret,
+                    CONTROLLER_UID_INDEX: by_controller_uid,
+                },
                 sleep=self._sleep,
             )
         return self._requests
@@ -172,13 +185,14 @@ class SharedInformers:
 
     @property
     def secrets(self) -> Informer:
-        """Secrets, metadata only."""
+        """Secrets, metadata only, indexed by controller uid (next-private-key Secrets)."""
         if self._secrets is None:
             self._secrets = Informer(
                 self._client,
                 SECRETS,
                 namespace=self.namespace,
                 transform=metadata_only,
+                indexers={CONTROLLER_UID_INDEX: by_controller_uid},
                 sleep=self._sleep,
             )
         return self._secrets

@@ -14,6 +14,10 @@ What this module decides:
   only its own status fields, so concurrent controllers converge through these retries.
 * A change to a CertificateRequest or a Secret re-queues the Certificates it concerns: the
   controlling owner of a request or key Secret, and the Certificates whose ``secretName`` it is.
+* None of these lookups scans a namespace: Certificates are indexed by ``<namespace>/<secretName>``
+  (:data:`BY_SECRET_NAME`), requests and Secrets by controller uid
+  (:data:`~certsmith.controllers.runtime.cache.CONTROLLER_UID_INDEX`), so a reconcile costs the
+  same with ten Certificates in the namespace as with ten thousand.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from certsmith.client.errors import Conflict, NotFound
 from certsmith.client.protocol import KubeClient
 from certsmith.client.resources import CERTIFICATES, SECRETS
 from certsmith.controllers.certificates.policies import PolicyInput
-from certsmith.controllers.runtime.cache import JSONObject, ObjectKey
+from certsmith.controllers.runtime.cache import CONTROLLER_UID_INDEX, JSONObject, ObjectKey
 from certsmith.controllers.runtime.informer import Informer
 from certsmith.controllers.runtime.manager import RetryLater
 from certsmith.controllers.runtime.workqueue import Sleeper
@@ -47,19 +51,56 @@ NEXT_PRIVATE_KEY_LABEL: Final = "cert-manager.io/next-private-key"
 FAO_LABEL: Final = "controller.cert-manager.io/fao"
 #: The field manager of the target Secret's server-side apply (SPEC §5.5).
 FIELD_MANAGER: Final = "certsmith"
+#: Certificates by the Secret they write: ``<namespace>/<spec.secretName>``.
+BY_SECRET_NAME: Final = "secret-name"  # noqa: S105 - an index name
+
+
+def secret_name_index_value(namespace: str | None, secret_name: str) -> str:
+    """The :data:`BY_SECRET_NAME` value of a Secret ``namespace/secret_name``."""
+    return f"{namespace or ''}/{secret_name}"
+
+
+def certificates_by_secret_name(obj: JSONObject) -> list[str]:
+    """Indexer: a Certificate's ``spec.secretName`` within its namespace."""
+    name = (obj.get("spec") or {}).get("secretName")
+    if not isinstance(name, str) or not name:
+        return []
+    return [secret_name_index_value((obj.get("metadata") or {}).get("namespace"), name)]
+
+
+def certificates_writing(
+    certificates: Informer, namespace: str | None, name: str
+) -> list[JSONObject]:
+    """The cached Certificates whose ``spec.secretName`` is ``namespace/name`` (from the index)."""
+    return certificates.cache.by_index(BY_SECRET_NAME, secret_name_index_value(namespace, name))
+
+
+def _controlled_by(informer: Informer, namespace: str, uid: str) -> list[JSONObject]:
+    """The cached objects of ``namespace`` whose controlling owner has ``uid`` (from the index)."""
+    return [
+        obj
+        for obj in informer.cache.by_index(CONTROLLER_UID_INDEX, uid)
+        if ((obj.get("metadata") or {}).get("namespace") or None) == (namespace or None)
+    ]
 
 
 def certificate_informer(
     client: KubeClient, *, namespace: str | None = None, sleep: Sleeper = asyncio.sleep
 ) -> Informer:
-    """The Certificate informer every Certificate controller shares.
+    """The Certificate informer every Certificate controller shares, indexed :data:`BY_SECRET_NAME`.
 
     Args:
         client: the API client to list and watch through.
         namespace: watch one namespace only; ``None`` watches all.
         sleep: how the informer waits between retries.
     """
-    return Informer(client, CERTIFICATES, namespace=namespace, sleep=sleep)
+    return Informer(
+        client,
+        CERTIFICATES,
+        namespace=namespace,
+        indexers={BY_SECRET_NAME: certificates_by_secret_name},
+        sleep=sleep,
+    )
 
 
 def parse_certificate(obj: JSONObject | None) -> Certificate | None:
@@ -115,9 +156,7 @@ def owned_requests(requests: Informer, cert: Certificate) -> list[CertificateReq
     found: list[CertificateRequest] = []
     if not uid:
         return found
-    for obj in requests.cache.list(cert.namespace):
-        if controller_uid(obj) != uid:
-            continue
+    for obj in _controlled_by(requests, cert.namespace, uid):
         try:
             found.append(CertificateRequest.from_dict(copy.deepcopy(obj)))
         except pydantic.ValidationError:
@@ -139,9 +178,8 @@ def next_key_secrets(secrets: Informer, cert: Certificate) -> list[JSONObject]:
         return []
     return [
         obj
-        for obj in secrets.cache.list(cert.namespace)
-        if controller_uid(obj) == uid
-        and ((obj.get("metadata") or {}).get("labels") or {}).get(NEXT_PRIVATE_KEY_LABEL) == "true"
+        for obj in _controlled_by(secrets, cert.namespace, uid)
+        if ((obj.get("metadata") or {}).get("labels") or {}).get(NEXT_PRIVATE_KEY_LABEL) == "true"
     ]
 
 
@@ -208,16 +246,18 @@ def certificates_for_secret(certificates: Informer, secret: JSONObject) -> list[
     """The Certificates writing this Secret, plus its controlling Certificate (key Secrets)."""
     meta = secret.get("metadata") or {}
     namespace = meta.get("namespace")
-    keys = {
-        ObjectKey.of(obj)
-        for obj in certificates.cache.list(namespace)
-        if (obj.get("spec") or {}).get("secretName") == meta.get("name")
-    }
+    name = meta.get("name")
+    keys = (
+        {ObjectKey.of(obj) for obj in certificates_writing(certificates, namespace, name)}
+        if isinstance(name, str) and name
+        else set()
+    )
     keys.update(certificates_for_owned(certificates, secret))
     return sorted(keys)
 
 
 __all__ = [
+    "BY_SECRET_NAME",
     "CERTIFICATE_NAME_ANNOTATION",
     "FAO_LABEL",
     "FIELD_MANAGER",
@@ -226,8 +266,10 @@ __all__ = [
     "PRIVATE_KEY_SECRET_ANNOTATION",
     "REVISION_ANNOTATION",
     "certificate_informer",
+    "certificates_by_secret_name",
     "certificates_for_owned",
     "certificates_for_secret",
+    "certificates_writing",
     "controller_uid",
     "gather",
     "get_secret",
@@ -238,6 +280,7 @@ __all__ = [
     "parse_certificate",
     "request_revision",
     "requests_of_revision",
+    "secret_name_index_value",
     "write_status",
 ]
 

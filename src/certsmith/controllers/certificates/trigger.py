@@ -29,7 +29,12 @@ from certsmith.client.protocol import KubeClient
 from certsmith.controllers.certificates.ownership import secret_owner
 from certsmith.controllers.certificates.policies import TRIGGER_CHAIN, PolicyInput, evaluate
 from certsmith.controllers.certificates.requestmanager import stale_fields
-from certsmith.controllers.certificates.state import gather, parse_certificate, write_status
+from certsmith.controllers.certificates.state import (
+    certificates_writing,
+    gather,
+    parse_certificate,
+    write_status,
+)
 from certsmith.controllers.events import EventRecorder, Note
 from certsmith.controllers.runtime.cache import ObjectKey
 from certsmith.controllers.runtime.informer import Informer
@@ -150,11 +155,12 @@ class Trigger:
         return requeue
 
     def _owns_secret(self, cert: Certificate, policy_input: PolicyInput) -> bool:
-        siblings = [
-            c
-            for c in (parse_certificate(o) for o in self._certificates.cache.list(cert.namespace))
-            if c is not None
-        ]
+        # Only the Certificates naming the same Secret can own it (usually just ``cert``), so
+        # only those are parsed: the index keeps this O(1) in the size of the namespace.
+        same_secret = certificates_writing(
+            self._certificates, cert.namespace, cert.spec.secret_name
+        )
+        siblings = [c for c in (parse_certificate(o) for o in same_secret) if c is not None]
         owner = secret_owner(siblings, policy_input.secret, secret_name=cert.spec.secret_name)
         return owner is None or owner.metadata.uid == cert.metadata.uid
 

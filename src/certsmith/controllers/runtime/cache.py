@@ -21,6 +21,8 @@ ObjectList = list[JSONObject]
 Indexer = Callable[[JSONObject], Iterable[str]]
 
 NAMESPACE_INDEX: Final = "namespace"
+#: The index of :func:`by_controller_uid` (CertificateRequests, Secrets).
+CONTROLLER_UID_INDEX: Final = "controller-uid"
 
 
 @dataclass(frozen=True, order=True)
@@ -58,6 +60,14 @@ def by_owner_uid(obj: JSONObject) -> list[str]:
     """Indexer: the uid of every owner reference."""
     refs = (obj.get("metadata") or {}).get("ownerReferences") or []
     return [str(ref["uid"]) for ref in refs if isinstance(ref, dict) and ref.get("uid")]
+
+
+def by_controller_uid(obj: JSONObject) -> list[str]:
+    """Indexer: the uid of the controlling owner reference (the first with ``controller``)."""
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if isinstance(ref, dict) and ref.get("controller") and ref.get("uid"):
+            return [str(ref["uid"])]
+    return []
 
 
 def _by_namespace(obj: JSONObject) -> list[str]:
