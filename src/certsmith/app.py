@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Final
 
 from certsmith.api.errors import CertsmithError
+from certsmith.apiserver.http.app import ExtraRoute
 from certsmith.apiserver.server import ApiServer
 from certsmith.client.errors import ConfigError
 from certsmith.client.http import HttpKubeClient
@@ -178,6 +179,7 @@ async def run_serve(
     certificate_request_backoff: tuple[dt.timedelta, dt.timedelta] = DEFAULT_BACKOFF,
     stop: asyncio.Event | None = None,
     on_ready: Callable[[ApiServer], None] | None = None,
+    extra_routes: Sequence[ExtraRoute] = (),
 ) -> None:
     """Run the embedded API server and, unless disabled, the controllers until ``stop``.
 
@@ -191,6 +193,7 @@ async def run_serve(
         certificate_request_backoff: (minimum, maximum) failed-issuance backoff.
         stop: set it to shut down; ``None`` runs until cancelled.
         on_ready: called once the server answers (and before the controllers start).
+        extra_routes: routes served beside the API, behind its authentication.
 
     Raises:
         StartupError: the controllers' settings are wrong or the listener cannot bind.
@@ -203,7 +206,7 @@ async def run_serve(
         certificate_request_backoff=certificate_request_backoff,
     )
     stop = stop or asyncio.Event()
-    server = ApiServer(data_dir, host, port)
+    server = ApiServer(data_dir, host, port, extra_routes=extra_routes)
     try:
         try:
             await server.start()

@@ -23,7 +23,7 @@ from certsmith.api.meta import JSONObject
 from certsmith.apiserver.auth import Authenticator
 from certsmith.apiserver.customresources import CustomResourceController
 from certsmith.apiserver.gc import GarbageCollector
-from certsmith.apiserver.http.app import create_app
+from certsmith.apiserver.http.app import ExtraRoute, create_app
 from certsmith.apiserver.http.context import ApiContext
 from certsmith.apiserver.http.objects import prepare_create
 from certsmith.apiserver.rbaccache import PolicyCache
@@ -123,12 +123,14 @@ class ApiServer:
         *,
         crds: Sequence[Mapping[str, Any]] | None = None,
         bookmark_interval: float = 60.0,
+        extra_routes: Sequence[ExtraRoute] = (),
     ) -> None:
         self.data_dir = data_dir
         self.host = host
         self.port = port
         self._crds = crds
         self._bookmark_interval = bookmark_interval
+        self._extra_routes = tuple(extra_routes)
         self.store: Store | None = None
         self.context: ApiContext | None = None
         self.pki: ServerPKI | None = None
@@ -177,7 +179,7 @@ class ApiServer:
         await self.crd_controller.start()
         self.gc = GarbageCollector(self.context)
         self.gc.start()
-        app = create_app(self.context)
+        app = create_app(self.context, self._extra_routes)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(

@@ -8,6 +8,9 @@ Kubernetes RBAC from the context's policy cache; a denial is kube's 403 word for
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from aiohttp import web
 
 from certsmith.api.errors import StatusError
@@ -45,11 +48,28 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-def create_app(ctx: ApiContext) -> web.Application:
+@dataclass(frozen=True)
+class ExtraRoute:
+    """A route served next to the Kubernetes API (``/metrics``, ``/ui``...).
+
+    It sits behind the same authentication and authorization as the API: a non-resource
+    ``path`` needs an RBAC rule with that ``nonResourceURLs`` entry (``system:masters`` passes),
+    unless it is one of the public probe paths. ``path`` uses aiohttp's syntax
+    (``/ui/certificates/{namespace}/{name}``); routes are matched before the API's catch-all.
+    """
+
+    method: str
+    path: str
+    handler: Handler
+
+
+def create_app(ctx: ApiContext, extra_routes: Sequence[ExtraRoute] = ()) -> web.Application:
     """Build the application around a context (store, registry, authentication)."""
     app = web.Application(
         middlewares=[error_middleware, auth_middleware], client_max_size=MAX_BODY_BYTES + 1
     )
     app[CONTEXT] = ctx
+    for route in extra_routes:
+        app.router.add_route(route.method, route.path, route.handler)
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app
