@@ -6,7 +6,7 @@ set -euo pipefail
 venv=${1:-.venv}
 export DEBIAN_FRONTEND=noninteractive
 
-debian_packages=(openssl openjdk-17-jre-headless pebble bind9 bind9-utils bind9-dnsutils)
+debian_packages=(openssl openjdk-17-jre-headless pebble bind9 bind9-utils bind9-dnsutils chromium)
 missing=()
 for pkg in "${debian_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
