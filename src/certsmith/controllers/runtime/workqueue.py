@@ -12,7 +12,9 @@ under it:
   :meth:`WorkQueue.forget` resets the count after a success;
 * :meth:`WorkQueue.add_after` keeps the earliest requested time per key in a heap served by a
   single timer task that sleeps until the head is due and is woken only when an earlier item
-  arrives, so ten thousand waiting keys cost no CPU while idle.
+  arrives, so ten thousand waiting keys cost no CPU while idle. On a clock that can jump (a
+  test moving a running process's time, :class:`~certsmith.util.clock.JumpingClock`) a jump
+  wakes the timer too, so keys due at the new time are released at once.
 
 "Now" comes from a :class:`~certsmith.util.clock.Clock` and waiting from an injected sleeper, so
 tests drive hours of backoff with a fake clock in milliseconds.
@@ -30,7 +32,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
-from certsmith.util.clock import Clock, SystemClock
+from certsmith.util.clock import Clock, JumpingClock, SystemClock
 
 K = TypeVar("K", bound=Hashable)
 Sleeper = Callable[[float], Awaitable[None]]
@@ -88,6 +90,11 @@ class WorkQueue(Generic[K]):
         self._seq = itertools.count()
         self._timer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        # Checked once: a runtime Protocol check is too slow for every add_after.
+        self._listen_jumps = (
+            self._clock.add_jump_listener if isinstance(self._clock, JumpingClock) else None
+        )
+        self._unlisten: Callable[[], None] | None = None
         self._shutting_down = False
 
     # -- plain queue -----------------------------------------------------------------------
@@ -199,6 +206,8 @@ class WorkQueue(Generic[K]):
         return self._clock.now().timestamp()
 
     def _ensure_timer(self) -> None:
+        if self._listen_jumps is not None and self._unlisten is None:
+            self._unlisten = self._listen_jumps(self._wake.set)
         if self._timer is None or self._timer.done():
             self._timer = asyncio.get_running_loop().create_task(
                 self._run_timer(), name=f"workqueue-timer-{self.name}"
@@ -237,6 +246,9 @@ class WorkQueue(Generic[K]):
     async def shutdown(self) -> None:
         """Stop handing out keys: waiting and future :meth:`get` calls raise ShutDownError."""
         self._shutting_down = True
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
         while self._getters:
             waiter = self._getters.popleft()
             if not waiter.done():

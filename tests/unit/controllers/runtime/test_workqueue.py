@@ -14,6 +14,7 @@ from certsmith.controllers.runtime.workqueue import (
     ShutDownError,
     WorkQueue,
 )
+from certsmith.util.clock import OffsetFileClock
 from tests.fakes import FakeSleeper, eventually, settle
 
 
@@ -200,3 +201,19 @@ async def test_hours_of_backoff_run_on_fake_time(queue, sleeper):
         queue.done(await queue.get())
     assert queue.num_requeues("a") == 32
     assert sleeper.clock.now() > dt.datetime(2026, 1, 1, 1, 30, tzinfo=dt.UTC)
+
+
+async def test_a_clock_jump_releases_the_keys_now_due_without_waiting_out_the_sleep(tmp_path):
+    # A test moving a running process's clock (OffsetFileClock) must not wait real hours.
+    clock = OffsetFileClock(tmp_path / "offset")
+    q: WorkQueue[str] = WorkQueue(Backoff(5, 300), clock=clock)  # real asyncio.sleep
+    try:
+        q.add_after("in-an-hour", dt.timedelta(hours=1))
+        q.add_after("tomorrow", dt.timedelta(days=1))
+        await settle()
+        clock.path.write_text(str(2 * 3600))
+        clock.refresh()
+        assert await asyncio.wait_for(q.get(), timeout=30) == "in-an-hour"
+        assert q.delayed == 1  # "tomorrow" is still a day away
+    finally:
+        await q.shutdown()
