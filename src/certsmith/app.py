@@ -59,7 +59,7 @@ from certsmith.controllers.setup import (
     parse_controllers,
 )
 from certsmith.issuers import registry
-from certsmith.util.clock import SystemClock
+from certsmith.util.clock import Clock, SystemClock, following
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +102,13 @@ def controller_options(
     approve_signer_names: Sequence[str] = DEFAULT_APPROVE_SIGNER_NAMES,
     namespace: str | None = None,
     certificate_request_backoff: tuple[dt.timedelta, dt.timedelta] = DEFAULT_BACKOFF,
+    clock: Clock | None = None,
 ) -> ControllerOptions | None:
     """The controllers' options from command-line values, or ``None`` for ``--controllers=none``.
 
     The selection is checked here, before anything starts, so a typo fails fast.
-    ``certificate_request_backoff`` is (minimum, maximum) failed-issuance backoff.
+    ``certificate_request_backoff`` is (minimum, maximum) failed-issuance backoff; ``clock``
+    the controllers' time (the wall clock unless a test moves it, ``--clock-offset-file``).
 
     Raises:
         StartupError: the ``--controllers`` value names an unknown controller or is malformed,
@@ -131,6 +133,7 @@ def controller_options(
         namespace=namespace,
         certificate_request_minimum_backoff=minimum,
         certificate_request_maximum_backoff=maximum,
+        clock=clock or SystemClock(),
     )
 
 
@@ -177,6 +180,7 @@ async def run_serve(
     cluster_resource_namespace: str = DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
     approve_signer_names: Sequence[str] = DEFAULT_APPROVE_SIGNER_NAMES,
     certificate_request_backoff: tuple[dt.timedelta, dt.timedelta] = DEFAULT_BACKOFF,
+    clock: Clock | None = None,
     stop: asyncio.Event | None = None,
     on_ready: Callable[[ApiServer], None] | None = None,
     extra_routes: Sequence[ExtraRoute] = (),
@@ -191,6 +195,7 @@ async def run_serve(
         cluster_resource_namespace: where ClusterIssuers' Secrets live.
         approve_signer_names: signers the built-in approver may approve (empty: all).
         certificate_request_backoff: (minimum, maximum) failed-issuance backoff.
+        clock: the controllers' time; ``None`` is the wall clock.
         stop: set it to shut down; ``None`` runs until cancelled.
         on_ready: called once the server answers (and before the controllers start).
         extra_routes: routes served beside the API, behind its authentication.
@@ -204,6 +209,7 @@ async def run_serve(
         cluster_resource_namespace=cluster_resource_namespace,
         approve_signer_names=approve_signer_names,
         certificate_request_backoff=certificate_request_backoff,
+        clock=clock,
     )
     stop = stop or asyncio.Event()
     server = ApiServer(data_dir, host, port, extra_routes=extra_routes)
@@ -221,7 +227,10 @@ async def run_serve(
         if tuple(approve_signer_names) != DEFAULT_APPROVE_SIGNER_NAMES:
             async with HttpKubeClient.from_kubeconfig(server.kubeconfig_path) as admin:
                 await _grant_approval(admin, approve_signer_names)
-        async with HttpKubeClient.from_kubeconfig(server.controller_kubeconfig_path) as client:
+        async with (
+            HttpKubeClient.from_kubeconfig(server.controller_kubeconfig_path) as client,
+            following(options.clock),
+        ):
             await _run_manager(build_manager(client, options=options), stop)
     finally:
         await server.stop()
@@ -257,6 +266,7 @@ async def run_controller(
     approve_signer_names: Sequence[str] = DEFAULT_APPROVE_SIGNER_NAMES,
     namespace: str | None = None,
     certificate_request_backoff: tuple[dt.timedelta, dt.timedelta] = DEFAULT_BACKOFF,
+    clock: Clock | None = None,
     leader_election: LeaderElection | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
@@ -271,6 +281,7 @@ async def run_controller(
         namespace: watch and act only in this namespace, without ClusterIssuers; ``None``
             covers the whole cluster.
         certificate_request_backoff: (minimum, maximum) failed-issuance backoff.
+        clock: the controllers' time; ``None`` is the wall clock (leases always use it).
         leader_election: run only while holding this Lease; ``None`` runs unconditionally.
         stop: set it to shut down; ``None`` runs until cancelled.
 
@@ -284,11 +295,12 @@ async def run_controller(
         approve_signer_names=approve_signer_names,
         namespace=namespace,
         certificate_request_backoff=certificate_request_backoff,
+        clock=clock,
     )
     if options is None:
         raise StartupError("--controllers=none leaves nothing to run")
     stop = stop or asyncio.Event()
-    async with controller_client(kubeconfig) as client:
+    async with controller_client(kubeconfig) as client, following(options.clock):
         manager = build_manager(client, options=options)
         if leader_election is None:
             await _run_manager(manager, stop)

@@ -26,7 +26,7 @@ from certsmith.app import (
     StartupError,
     run_controller,
 )
-from certsmith.cli.serve import add_controller_arguments, setup_logging
+from certsmith.cli.serve import add_controller_arguments, controller_clock, setup_logging
 from certsmith.controllers.runtime.leader import (
     LEASE_DURATION,
     RENEW_DEADLINE,
@@ -148,6 +148,7 @@ async def _main(args: argparse.Namespace) -> None:
             args.certificate_request_minimum_backoff_duration,
             args.certificate_request_maximum_backoff_duration,
         ),
+        clock=controller_clock(args),
         leader_election=leader_election(args),
         stop=stop,
     )

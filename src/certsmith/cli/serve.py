@@ -26,6 +26,7 @@ from certsmith.app import (
     run_serve,
 )
 from certsmith.pki.renewal import DEFAULT_INITIAL_BACKOFF, DEFAULT_MAXIMUM_BACKOFF
+from certsmith.util.clock import Clock, OffsetFileClock
 from certsmith.util.log import configure as configure_logging
 
 DEFAULT_LISTEN = "127.0.0.1:6443"
@@ -97,6 +98,15 @@ def add_controller_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="the longest wait between failed issuance attempts (Go duration, default 32h)",
     )
+    # Test-only, so not in --help: end-to-end tests move the controllers' time by writing a
+    # number of seconds to this file (docs/testing.md).
+    parser.add_argument("--clock-offset-file", type=Path, default=None, help=argparse.SUPPRESS)
+
+
+def controller_clock(args: argparse.Namespace) -> Clock | None:
+    """The clock ``--clock-offset-file`` asks for, or ``None`` for the wall clock."""
+    path: Path | None = args.clock_offset_file
+    return None if path is None else OffsetFileClock(path)
 
 
 def parse_backoff(value: str) -> dt.timedelta:
@@ -142,6 +152,7 @@ async def serve(args: argparse.Namespace) -> int:
                 args.certificate_request_minimum_backoff_duration,
                 args.certificate_request_maximum_backoff_duration,
             ),
+            clock=controller_clock(args),
             stop=stop,
             on_ready=ready,
         )
