@@ -23,7 +23,9 @@ import concurrent.futures
 import datetime as dt
 import json
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -260,6 +262,24 @@ def rsa_keygen_rate(seconds: float, processes: int = 2) -> float:
         return made / (time.perf_counter() - start)
 
 
+def start_py_spy(server: Server, out: Path) -> subprocess.Popen[bytes]:
+    """Sample the server's stacks with py-spy (collapsed stacks, ``--format raw``) into ``out``."""
+    spy = Path(sys.executable).parent / "py-spy"
+    command = [str(spy), "record", "--pid", str(server.process.pid), "--rate", "100"]
+    command += ["--format", "raw", "--output", str(out), "--nonblocking"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_py_spy(spy: subprocess.Popen[bytes]) -> None:
+    """Stop py-spy; on SIGINT it writes its output before exiting."""
+    spy.send_signal(signal.SIGINT)
+    try:
+        spy.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+        spy.wait()
+
+
 # --- the run -------------------------------------------------------------------------------
 
 
@@ -269,6 +289,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     keygen = await asyncio.to_thread(rsa_keygen_rate, args.keygen_seconds)
     report.add("RSA-2048 keygen, 2 processes", keygen, "keys/s", "cryptography, this process")
     server = start_server(tmp / "data", tmp / "serve.log", None, controllers="*")
+    spy = start_py_spy(server, args.py_spy) if args.py_spy else None
     try:
         limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
         async with (
@@ -306,6 +327,8 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                     f"{rate:.1f} certs/s vs {keygen:.1f} keys/s (2 cores)",
                 )
     finally:
+        if spy is not None:
+            stop_py_spy(spy)
         stop_server(server)
     facts["load_average_after"] = [round(load, 2) for load in os.getloadavg()]
     document = {
@@ -333,6 +356,9 @@ def main() -> None:
     parser.add_argument("--keygen-seconds", type=float, default=5)
     parser.add_argument("--timeout", type=float, default=1800, help="per scenario, seconds")
     parser.add_argument("--quick", action="store_true", help="N=100, K=20, M=5 (CI smoke)")
+    parser.add_argument(
+        "--py-spy", type=Path, metavar="FILE", help="profile serve with py-spy (collapsed stacks)"
+    )
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results")
     args = parser.parse_args()
     if args.quick:

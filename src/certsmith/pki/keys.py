@@ -187,11 +187,14 @@ def _second_element_tag(der: bytes) -> int | None:
         return None
 
 
-def parse_private_key_pem(data: bytes) -> PrivateKey:
+def parse_private_key_pem(data: bytes, *, known_valid: bool = False) -> PrivateKey:
     """Decode the first private key PEM block in ``data``.
 
     Args:
         data: PEM text; blocks that are not private keys (certificates, parameters) are skipped.
+        known_valid: these exact bytes were parsed (or generated) before with full validation,
+            so the RSA key-consistency check (~35 ms for RSA-2048) is skipped. Only for bytes
+            the caller has seen validated: the check is what rejects a corrupt key.
 
     Returns:
         The RSA, ECDSA or Ed25519 private key.
@@ -208,13 +211,13 @@ def parse_private_key_pem(data: bytes) -> PrivateKey:
         if block_type not in _KEY_BLOCKS:
             seen.append(block_type)
             continue
-        return _decode_key_block(block_type, body)
+        return _decode_key_block(block_type, body, known_valid=known_valid)
     if seen:
         raise KeyDecodeError(f"no private key PEM block found (found: {', '.join(seen)})")
     raise KeyDecodeError("no PEM data found")
 
 
-def _decode_key_block(block_type: str, body: bytes) -> PrivateKey:
+def _decode_key_block(block_type: str, body: bytes, *, known_valid: bool = False) -> PrivateKey:
     """Turn one key block into a key, checking the DER matches its header."""
     expected_tag, form = _KEY_BLOCKS[block_type]
     if b":" in body.split(b"\n", 1)[0]:
@@ -227,7 +230,9 @@ def _decode_key_block(block_type: str, body: bytes) -> PrivateKey:
     if _second_element_tag(der) != expected_tag:
         raise KeyDecodeError(f"{block_type} PEM block does not contain a {form} private key")
     try:
-        key = serialization.load_der_private_key(der, password=None)
+        key = serialization.load_der_private_key(
+            der, password=None, unsafe_skip_rsa_key_validation=known_valid
+        )
     except UnsupportedAlgorithm:
         raise KeyDecodeError(f"{block_type} PEM block holds an unsupported key type") from None
     except (ValueError, TypeError):

@@ -78,6 +78,7 @@ from certsmith.api.meta import (
 )
 from certsmith.client.protocol import KubeClient, PatchType
 from certsmith.client.resources import SECRETS
+from certsmith.controllers.certificates.keycache import KEYS
 from certsmith.controllers.certificates.keymanager import key_violations
 from certsmith.controllers.certificates.policies import (
     POST_ISSUANCE_CHAIN,
@@ -120,7 +121,6 @@ from certsmith.pki.keys import (
     KeyDecodeError,
     PrivateKey,
     encode_private_key_pem,
-    parse_private_key_pem,
     public_keys_equal,
 )
 from certsmith.pki.keystores import (
@@ -382,7 +382,7 @@ class IssuingController:
         if not data:
             return None
         try:
-            key = parse_private_key_pem(data)
+            key = KEYS.parse(data)
         except KeyDecodeError:
             return None
         return None if key_violations(cert, key) else key
@@ -429,6 +429,7 @@ class IssuingController:
     ) -> None:
         encoding = cert.spec.private_key.encoding if cert.spec.private_key else None
         key_pem = encode_private_key_pem(private_key, encoding)
+        KEYS.trust(key_pem)  # from a key already checked: the policies need not check it again
         ca_pem = request.status.ca_pem if request.status is not None else None
         stores, _ = await self._keystores(cert, key_pem, chain_pem, ca_pem, notes)
         cached = self._secrets.cache.get(cert.namespace, cert.spec.secret_name)
@@ -459,6 +460,7 @@ class IssuingController:
             return
         encoding = cert.spec.private_key.encoding if cert.spec.private_key else None
         key_pem = encode_private_key_pem(private_key, encoding)
+        KEYS.trust(key_pem)  # from a key already checked: the policies need not check it again
         chain_pem = temporary_certificate(cert.spec, private_key, now)
         body = secret_body(
             cert,

@@ -32,6 +32,7 @@ from certsmith.api.meta import is_true
 from certsmith.client.errors import NotFound
 from certsmith.client.protocol import KubeClient
 from certsmith.client.resources import SECRETS
+from certsmith.controllers.certificates.keycache import KEYS
 from certsmith.controllers.certificates.state import (
     FAO_LABEL,
     NEXT_PRIVATE_KEY_LABEL,
@@ -51,7 +52,6 @@ from certsmith.pki.keys import (
     encode_private_key_pem,
     generate_private_key,
     key_matches_spec,
-    parse_private_key_pem,
 )
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ class KeyManager:
             await self._delete(cert.namespace, name)
             return
         try:
-            key = parse_private_key_pem(data)
+            key = KEYS.parse(data)
         except KeyDecodeError:
             await self._delete(cert.namespace, name)
             return
@@ -180,7 +180,7 @@ class KeyManager:
             data = existing.decoded("tls.key") if existing is not None else None
             if data:
                 try:
-                    key = parse_private_key_pem(data)
+                    key = KEYS.parse(data)
                 except KeyDecodeError:
                     notes.append(
                         Note(
@@ -238,11 +238,13 @@ class KeyManager:
             metadata["name"] = name
         else:
             metadata["generateName"] = f"{cert.name}-"
+        pem = encode_private_key_pem(key, "PKCS8")
+        KEYS.trust(pem)  # generated here or already checked: nobody need check it again
         return {
             "apiVersion": "v1",
             "kind": "Secret",
             "metadata": metadata,
-            "data": Secret.encode_data({"tls.key": encode_private_key_pem(key, "PKCS8")}),
+            "data": Secret.encode_data({"tls.key": pem}),
         }
 
     async def _delete(self, namespace: str, name: str) -> None:

@@ -38,6 +38,7 @@ from certsmith.api.certmanager import API_VERSION, Certificate, CertificateReque
 from certsmith.api.conditions import PolicyReason
 from certsmith.api.core import Secret
 from certsmith.api.duration import parse_go_duration
+from certsmith.controllers.certificates.keycache import KEYS
 from certsmith.controllers.certificates.match import (
     DEFAULT_ISSUER_GROUP,
     DEFAULT_ISSUER_KIND,
@@ -65,7 +66,7 @@ from certsmith.controllers.certificates.secretdata import (
     private_key_der,
 )
 from certsmith.pki.csr import CSRError, decode_csr
-from certsmith.pki.keys import KeyDecodeError, PrivateKey, key_matches_spec, parse_private_key_pem
+from certsmith.pki.keys import KeyDecodeError, PrivateKey, key_matches_spec
 from certsmith.pki.keys import public_keys_equal as _public_keys_equal
 from certsmith.pki.pem import PEMError, split_pem_certificates
 from certsmith.pki.renewal import WindowError, renewal_time, renewal_time_in_windows
@@ -271,7 +272,7 @@ def _has_key(secret: Secret, key: str) -> bool:
 
 def _private_key(secret: Secret) -> PrivateKey | Violation:
     try:
-        return parse_private_key_pem(_data(secret, TLS_KEY_KEY))
+        return KEYS.parse(_data(secret, TLS_KEY_KEY))
     except KeyDecodeError as err:
         return Violation(
             PolicyReason.INVALID_KEY_PAIR,

@@ -32,6 +32,7 @@ from certsmith.api.meta import encode_bytes, get_condition, is_true
 from certsmith.client.errors import AlreadyExists, NotFound
 from certsmith.client.protocol import KubeClient
 from certsmith.client.resources import CERTIFICATE_REQUESTS
+from certsmith.controllers.certificates.keycache import KEYS
 from certsmith.controllers.certificates.keymanager import key_violations
 from certsmith.controllers.certificates.match import RequestMatchError, request_matches_spec
 from certsmith.controllers.certificates.state import (
@@ -50,7 +51,7 @@ from certsmith.controllers.runtime.cache import JSONObject, ObjectKey
 from certsmith.controllers.runtime.informer import Informer
 from certsmith.controllers.runtime.manager import Requeue
 from certsmith.pki.csr import CSRError, csr_public_key_matches, decode_csr, generate_csr
-from certsmith.pki.keys import KeyDecodeError, PrivateKey, parse_private_key_pem
+from certsmith.pki.keys import KeyDecodeError, PrivateKey
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ class RequestManager:
         if not data:
             return None
         try:
-            private_key = parse_private_key_pem(data)
+            private_key = KEYS.parse(data)
         except KeyDecodeError:
             return None  # the key manager replaces it
         if key_violations(cert, private_key):
