@@ -60,6 +60,7 @@ from certsmith.controllers.setup import (
 )
 from certsmith.issuers import registry
 from certsmith.util.clock import Clock, SystemClock, following
+from certsmith.web.pages import WebUI
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,7 @@ async def run_serve(
     stop: asyncio.Event | None = None,
     on_ready: Callable[[ApiServer], None] | None = None,
     extra_routes: Sequence[ExtraRoute] = (),
+    ui: bool = True,
 ) -> None:
     """Run the embedded API server and, unless disabled, the controllers until ``stop``.
 
@@ -199,6 +201,8 @@ async def run_serve(
         stop: set it to shut down; ``None`` runs until cancelled.
         on_ready: called once the server answers (and before the controllers start).
         extra_routes: routes served beside the API, behind its authentication.
+        ui: serve the web view at ``/ui`` (:mod:`certsmith.web`), reading with the
+            controller identity; who may open it is RBAC's ``/ui``, ``/ui/*`` non-resource URLs.
 
     Raises:
         StartupError: the controllers' settings are wrong or the listener cannot bind.
@@ -212,12 +216,18 @@ async def run_serve(
         clock=clock,
     )
     stop = stop or asyncio.Event()
-    server = ApiServer(data_dir, host, port, extra_routes=extra_routes)
+    web_ui = WebUI(clock or SystemClock()) if ui else None
+    web_routes = [ExtraRoute(*route) for route in web_ui.routes()] if web_ui else []
+    server = ApiServer(data_dir, host, port, extra_routes=[*extra_routes, *web_routes])
+    ui_client: HttpKubeClient | None = None
     try:
         try:
             await server.start()
         except OSError as exc:
             raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        if web_ui is not None:
+            ui_client = HttpKubeClient.from_kubeconfig(server.controller_kubeconfig_path)
+            web_ui.attach(ui_client)
         if on_ready is not None:
             on_ready(server)
         if options is None:
@@ -233,6 +243,9 @@ async def run_serve(
         ):
             await _run_manager(build_manager(client, options=options), stop)
     finally:
+        if web_ui is not None and ui_client is not None:
+            web_ui.detach()
+            await ui_client.aclose()
         await server.stop()
 
 
