@@ -9,6 +9,11 @@ the result contract of a reconcile (STYLE "Reconciler shape"):
 * an exception → transient failure: log, re-queue with the per-item exponential backoff
   (honouring a server's Retry-After for 429).
 
+Every reconcile counts in cert-manager's ``certmanager_controller_sync_call_count`` and its
+duration in ``certsmith_controller_reconcile_duration_seconds``; a failure counts in
+``..._sync_error_count``, except a write conflict (cert-manager leaves optimistic-lock errors
+out: the retry reads the newer object and is routine).
+
 Workers start only after every informer has synced, so a reconcile never acts on an empty cache
 ("the Secret does not exist" would be a lie). Shutdown stops the queues, lets in-flight
 reconciles finish up to ``shutdown_timeout``, then cancels what remains and the informers.
@@ -20,14 +25,17 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from certsmith.api.errors import CertsmithError
-from certsmith.client.errors import TooManyRequests
+from certsmith.client.errors import Conflict, TooManyRequests
 from certsmith.controllers.runtime.cache import ObjectKey
 from certsmith.controllers.runtime.informer import Informer
 from certsmith.controllers.runtime.workqueue import ShutDownError, Sleeper, WorkQueue
+from certsmith.util.metrics import Metrics
+from certsmith.util.metrics import current as current_metrics
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +91,7 @@ class Manager:
         *,
         shutdown_timeout: float = 30.0,
         sleep: Sleeper = asyncio.sleep,
+        metrics: Metrics | None = None,
     ) -> None:
         names = [c.name for c in controllers]
         if len(set(names)) != len(names):
@@ -93,6 +102,7 @@ class Manager:
         self._stop = asyncio.Event()
         self._started = asyncio.Event()
         self.in_flight: set[tuple[str, ObjectKey]] = set()
+        self.metrics = metrics or current_metrics()
 
     @property
     def informers(self) -> list[Informer]:
@@ -106,6 +116,11 @@ class Manager:
     def stop(self) -> None:
         """Ask :meth:`run` to shut down."""
         self._stop.set()
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the caches have synced and the workers run (and no stop was asked for)."""
+        return self._started.is_set() and not self._stop.is_set()
 
     async def wait_started(self) -> None:
         """Wait until the informers have synced and the workers run."""
@@ -171,7 +186,7 @@ class Manager:
                 return
             self.in_flight.add((controller.name, key))
             try:
-                result = await controller.reconcile(key)
+                result = await self._reconcile(controller, key)
             except asyncio.CancelledError:
                 raise
             except RetryLater as exc:
@@ -193,3 +208,17 @@ class Manager:
             finally:
                 self.in_flight.discard((controller.name, key))
                 queue.done(key)
+
+    async def _reconcile(self, controller: Controller, key: ObjectKey) -> Requeue | None:
+        """One reconcile, counted and timed for the metrics."""
+        self.metrics.sync_call(controller.name)
+        started = time.perf_counter()
+        try:
+            return await controller.reconcile(key)
+        except Conflict:
+            raise
+        except Exception:
+            self.metrics.sync_error(controller.name)
+            raise
+        finally:
+            self.metrics.observe_reconcile(controller.name, time.perf_counter() - started)
