@@ -14,6 +14,11 @@ What this module decides, and why:
   do) instead of rejoining with stale caches. With ``namespace`` it acts in that namespace only
   (cert-manager's ``--namespace``); ``serve`` has no such mode, since its controllers run with
   an identity the server itself grants cluster-wide.
+* Metrics (:mod:`certsmith.util.metrics`): one registry per ``run_serve`` / ``run_controller``,
+  made current for everything the controllers run. ``serve`` mounts ``/metrics`` on the API
+  port (behind its authentication) and answers ``/readyz`` from the controllers' readiness;
+  ``controller`` serves plain-HTTP ``/metrics`` and probes on cert-manager's listen addresses.
+  Either may add a plain-HTTP metrics listener (``metrics_listen``).
 * This is the only module (with ``cli/``) that sees both ``apiserver`` and ``controllers``.
 """
 
@@ -26,7 +31,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -42,6 +47,7 @@ from certsmith.controllers.approver import (
     DEFAULT_APPROVE_SIGNER_NAMES as DEFAULT_APPROVE_SIGNER_NAMES,
 )
 from certsmith.controllers.certificates.wiring import DEFAULT_BACKOFF
+from certsmith.controllers.metrics import Readiness, metrics_routes, probe_routes, watch_manager
 from certsmith.controllers.runtime.leader import (
     LEASE_DURATION,
     RENEW_DEADLINE,
@@ -60,6 +66,8 @@ from certsmith.controllers.setup import (
 )
 from certsmith.issuers import registry
 from certsmith.util.clock import Clock, SystemClock, following
+from certsmith.util.metrics import Metrics, activated
+from certsmith.util.metricsserver import Handler, PlainHttpServer, metrics_handler, probe_handler
 from certsmith.web.pages import WebUI
 
 log = logging.getLogger(__name__)
@@ -152,6 +160,50 @@ async def _run_manager(manager: Manager, stop: asyncio.Event) -> None:
         await runner  # re-raises a manager failure
 
 
+Address = tuple[str, int]
+
+
+async def _listen(
+    address: Address, routes: list[tuple[str, Handler]], what: str
+) -> PlainHttpServer:
+    """A started plain-HTTP listener for ``routes``.
+
+    Raises:
+        StartupError: the address cannot be bound.
+    """
+    server = PlainHttpServer(*address, routes)
+    try:
+        await server.start()
+    except OSError as exc:
+        host, port = address
+        raise StartupError(
+            f"cannot listen on {host}:{port} for {what}: {exc.strerror or exc}"
+        ) from exc
+    log.info("serving %s on %s", what, server.url)
+    return server
+
+
+@contextlib.asynccontextmanager
+async def _endpoints(
+    metrics: Metrics,
+    readiness: Readiness,
+    metrics_listen: Address | None,
+    health_listen: Address | None,
+) -> AsyncIterator[None]:
+    """The controller process's plain-HTTP listeners, with ``metrics`` current inside."""
+    servers: list[PlainHttpServer] = []
+    try:
+        if metrics_listen is not None:
+            servers.append(await _listen(metrics_listen, metrics_routes(metrics), "metrics"))
+        if health_listen is not None:
+            servers.append(await _listen(health_listen, probe_routes(readiness), "health probes"))
+        with activated(metrics):
+            yield
+    finally:
+        for server in servers:
+            await server.stop()
+
+
 async def _grant_approval(client: KubeClient, signer_names: Sequence[str]) -> None:
     """Give the controller identity ``approve`` on ``signer_names`` (empty: on every signer).
 
@@ -186,6 +238,7 @@ async def run_serve(
     on_ready: Callable[[ApiServer], None] | None = None,
     extra_routes: Sequence[ExtraRoute] = (),
     ui: bool = True,
+    metrics_listen: Address | None = None,
 ) -> None:
     """Run the embedded API server and, unless disabled, the controllers until ``stop``.
 
@@ -203,6 +256,8 @@ async def run_serve(
         extra_routes: routes served beside the API, behind its authentication.
         ui: serve the web view at ``/ui`` (:mod:`certsmith.web`), reading with the
             controller identity; who may open it is RBAC's ``/ui``, ``/ui/*`` non-resource URLs.
+        metrics_listen: also serve ``/metrics`` over plain HTTP, without authentication, here
+            (``/metrics`` on the API port needs RBAC's ``/metrics`` non-resource URL).
 
     Raises:
         StartupError: the controllers' settings are wrong or the listener cannot bind.
@@ -218,8 +273,19 @@ async def run_serve(
     stop = stop or asyncio.Event()
     web_ui = WebUI(clock or SystemClock()) if ui else None
     web_routes = [ExtraRoute(*route) for route in web_ui.routes()] if web_ui else []
-    server = ApiServer(data_dir, host, port, extra_routes=[*extra_routes, *web_routes])
+    metrics = Metrics(options.clock if options else clock)
+    readiness = Readiness()
+    own_routes = [
+        ExtraRoute("GET", "/metrics", metrics_handler(metrics)),
+        ExtraRoute(
+            "GET",
+            "/readyz",
+            probe_handler(lambda: options is None or readiness(), "controllers not ready"),
+        ),
+    ]
+    server = ApiServer(data_dir, host, port, extra_routes=[*extra_routes, *web_routes, *own_routes])
     ui_client: HttpKubeClient | None = None
+    plain: PlainHttpServer | None = None
     try:
         try:
             await server.start()
@@ -228,6 +294,8 @@ async def run_serve(
         if web_ui is not None:
             ui_client = HttpKubeClient.from_kubeconfig(server.controller_kubeconfig_path)
             web_ui.attach(ui_client)
+        if metrics_listen is not None:
+            plain = await _listen(metrics_listen, metrics_routes(metrics), "metrics")
         if on_ready is not None:
             on_ready(server)
         if options is None:
@@ -241,12 +309,24 @@ async def run_serve(
             HttpKubeClient.from_kubeconfig(server.controller_kubeconfig_path) as client,
             following(options.clock),
         ):
-            await _run_manager(build_manager(client, options=options), stop)
+            with activated(metrics):
+                manager = build_manager(client, options=options)
+                watch_manager(metrics, manager, readiness=readiness, backoff=_backoff(options))
+                await _run_manager(manager, stop)
     finally:
+        if plain is not None:
+            await plain.stop()
         if web_ui is not None and ui_client is not None:
             web_ui.detach()
             await ui_client.aclose()
         await server.stop()
+
+
+def _backoff(options: ControllerOptions) -> tuple[dt.timedelta, dt.timedelta]:
+    return (
+        options.certificate_request_minimum_backoff,
+        options.certificate_request_maximum_backoff,
+    )
 
 
 def controller_client(kubeconfig: Path | None) -> HttpKubeClient:
@@ -282,6 +362,8 @@ async def run_controller(
     clock: Clock | None = None,
     leader_election: LeaderElection | None = None,
     stop: asyncio.Event | None = None,
+    metrics_listen: Address | None = None,
+    health_listen: Address | None = None,
 ) -> None:
     """Run the controllers against a Kubernetes API until ``stop``.
 
@@ -297,9 +379,12 @@ async def run_controller(
         clock: the controllers' time; ``None`` is the wall clock (leases always use it).
         leader_election: run only while holding this Lease; ``None`` runs unconditionally.
         stop: set it to shut down; ``None`` runs until cancelled.
+        metrics_listen: serve plain-HTTP ``/metrics`` here (``--metrics-listen-address``).
+        health_listen: serve ``/livez`` and ``/readyz`` here (``--health-probe-bind-address``).
 
     Raises:
-        StartupError: bad settings, no usable cluster configuration, or ``--controllers=none``.
+        StartupError: bad settings, no usable cluster configuration, ``--controllers=none``,
+            or a listen address that cannot be bound.
         LeadershipLostError: the lease could not be renewed; the controllers were stopped.
     """
     options = controller_options(
@@ -313,8 +398,15 @@ async def run_controller(
     if options is None:
         raise StartupError("--controllers=none leaves nothing to run")
     stop = stop or asyncio.Event()
-    async with controller_client(kubeconfig) as client, following(options.clock):
+    metrics = Metrics(options.clock)
+    readiness = Readiness()
+    async with (
+        controller_client(kubeconfig) as client,
+        following(options.clock),
+        _endpoints(metrics, readiness, metrics_listen, health_listen),
+    ):
         manager = build_manager(client, options=options)
+        watch_manager(metrics, manager, readiness=readiness, backoff=_backoff(options))
         if leader_election is None:
             await _run_manager(manager, stop)
             return
@@ -334,7 +426,9 @@ async def run_controller(
             leader_election.name,
             leader_election.identity,
         )
+        readiness.elector = elector
         election = asyncio.ensure_future(elector.run(lambda: _run_manager(manager, stop)))
+        readiness.election = election
         stopper = asyncio.ensure_future(stop.wait())
         try:
             await asyncio.wait((election, stopper), return_when=asyncio.FIRST_COMPLETED)

@@ -177,9 +177,14 @@ class Serve(Proc):
 
 
 def controller_proc(name: str, serve: Serve, log_dir: Path, *extra: str) -> Proc:
-    """``certsmith controller`` against ``serve`` with the controller identity's kubeconfig."""
+    """``certsmith controller`` against ``serve`` with the controller identity's kubeconfig.
+
+    Its plain-HTTP metrics and probe listeners are off unless ``extra`` turns them on: the
+    defaults (``0.0.0.0:9402``/``9403``) would collide between replicas and parallel tests.
+    """
+    args = ["--metrics-listen-address=0", "--health-probe-bind-address=0", *extra]
     return Proc(
-        name, ["controller", "--kubeconfig", str(serve.controller_kubeconfig), *extra], log_dir
+        name, ["controller", "--kubeconfig", str(serve.controller_kubeconfig), *args], log_dir
     )
 
 

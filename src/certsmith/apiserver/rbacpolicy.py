@@ -7,6 +7,9 @@ with the same names where kube has the object, so kube habits work here:
 * ``system:discovery`` and ``system:public-info-viewer`` (reading ``/api*``, ``/openapi*``,
   ``/version``, health paths) and ``system:basic-user`` (self access reviews) bound to
   ``system:authenticated``, so every authenticated user can run kubectl's discovery;
+* ``system:monitoring`` (reading ``/metrics`` and the health paths) bound to the group
+  ``system:monitoring``, as in kube: a scraper gets ``/metrics`` with a client certificate in
+  that group, or by binding the role to its user or service account;
 * ``certsmith:controller``: exactly what the controllers need, bound to the controller
   identity (user :data:`CONTROLLER_USER`, group :data:`CONTROLLER_GROUP`), including
   cert-manager's Helm default approval grant (``approve`` on the ``signers``
@@ -43,6 +46,11 @@ _WRITE: Final = ["get", "list", "watch", "create", "update", "patch", "delete"]
 _CERT_MANAGER: Final = ("certificates", "certificaterequests", "issuers", "clusterissuers")
 _ACME: Final = ("orders", "challenges")
 _PUBLIC_URLS: Final = ["/healthz", "/livez", "/readyz", "/version", "/version/"]
+MONITORING: Final = "system:monitoring"
+_MONITORING_URLS: Final = [
+    "/healthz", "/healthz/*", "/livez", "/livez/*", "/readyz", "/readyz/*", "/metrics",
+    "/metrics/slis",
+]  # fmt: skip
 
 
 def _with_status(resources: tuple[str, ...]) -> list[str]:
@@ -131,6 +139,9 @@ def bootstrap_objects() -> list[tuple[str, JSONObject]]:
                 "verbs": ["create"],
             },
         ])),
+        ("clusterroles", _cluster_role(MONITORING, [
+            {"nonResourceURLs": _MONITORING_URLS, "verbs": ["get"]},
+        ])),
         ("clusterroles", _cluster_role(CONTROLLER_ROLE, CONTROLLER_RULES)),
         ("clusterrolebindings", _cluster_binding(
             "cluster-admin", "cluster-admin", [_subject("Group", "system:masters")]
@@ -145,6 +156,9 @@ def bootstrap_objects() -> list[tuple[str, JSONObject]]:
         )),
         ("clusterrolebindings", _cluster_binding(
             "system:basic-user", "system:basic-user", [authenticated]
+        )),
+        ("clusterrolebindings", _cluster_binding(
+            MONITORING, MONITORING, [_subject("Group", MONITORING)]
         )),
         ("clusterrolebindings", _cluster_binding(
             CONTROLLER_ROLE,

@@ -17,6 +17,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Final
 
 from certsmith.api.duration import parse_go_duration
 from certsmith.app import (
@@ -26,7 +27,13 @@ from certsmith.app import (
     StartupError,
     run_controller,
 )
-from certsmith.cli.serve import add_controller_arguments, controller_clock, setup_logging
+from certsmith.cli.serve import (
+    add_controller_arguments,
+    add_metrics_argument,
+    controller_clock,
+    parse_optional_listen,
+    setup_logging,
+)
 from certsmith.controllers.runtime.leader import (
     LEASE_DURATION,
     RENEW_DEADLINE,
@@ -35,6 +42,10 @@ from certsmith.controllers.runtime.leader import (
 )
 
 log = logging.getLogger(__name__)
+
+#: cert-manager's controller defaults: metrics on 9402, health probes on 9403.
+DEFAULT_METRICS_LISTEN: Final = "0.0.0.0:9402"  # scraped from other pods
+DEFAULT_HEALTH_LISTEN: Final = "0.0.0.0:9403"  # probed by the kubelet
 
 
 def parse_duration(value: str) -> float:
@@ -104,6 +115,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             metavar="DURATION",
             help=f"{what} (default {default})",
         )
+    add_metrics_argument(parser, DEFAULT_METRICS_LISTEN)
+    parser.add_argument(
+        "--health-probe-bind-address",
+        type=parse_optional_listen,
+        default=parse_optional_listen(DEFAULT_HEALTH_LISTEN),
+        metavar="HOST:PORT",
+        help="serve /livez and /readyz over plain HTTP on this address; 0 turns it off "
+        f"(default {DEFAULT_HEALTH_LISTEN})",
+    )
     parser.set_defaults(func=run)
 
 
@@ -151,6 +171,8 @@ async def _main(args: argparse.Namespace) -> None:
         clock=controller_clock(args),
         leader_election=leader_election(args),
         stop=stop,
+        metrics_listen=args.metrics_listen_address,
+        health_listen=args.health_probe_bind_address,
     )
 
 

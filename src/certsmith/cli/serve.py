@@ -28,6 +28,7 @@ from certsmith.app import (
 from certsmith.pki.renewal import DEFAULT_INITIAL_BACKOFF, DEFAULT_MAXIMUM_BACKOFF
 from certsmith.util.clock import Clock, OffsetFileClock
 from certsmith.util.log import configure as configure_logging
+from certsmith.util.metricsserver import parse_listen_address
 
 DEFAULT_LISTEN = "127.0.0.1:6443"
 
@@ -56,7 +57,33 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help=f"address to serve HTTPS on (default {DEFAULT_LISTEN})",
     )
     add_controller_arguments(parser)
+    add_metrics_argument(parser, "")
     parser.set_defaults(func=run)
+
+
+def parse_optional_listen(value: str) -> tuple[str, int] | None:
+    """cert-manager's listen-address flags: ``HOST:PORT``, or ``0`` / empty to turn off.
+
+    Raises:
+        argparse.ArgumentTypeError: not HOST:PORT.
+    """
+    try:
+        return parse_listen_address(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def add_metrics_argument(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--metrics-listen-address`` (cert-manager's flag): plain-HTTP ``/metrics``."""
+    parser.add_argument(
+        "--metrics-listen-address",
+        type=parse_optional_listen,
+        default=parse_optional_listen(default),
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics over plain HTTP, without authentication, on this "
+        f"address; 0 turns it off (default {default or '0'}"
+        + (", since /metrics is served on the API port)" if not default else ")"),
+    )
 
 
 def add_controller_arguments(parser: argparse.ArgumentParser) -> None:
@@ -155,6 +182,7 @@ async def serve(args: argparse.Namespace) -> int:
             clock=controller_clock(args),
             stop=stop,
             on_ready=ready,
+            metrics_listen=args.metrics_listen_address,
         )
     except StartupError as exc:
         print(f"certsmith serve: {exc}", file=sys.stderr)

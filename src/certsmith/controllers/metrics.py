@@ -16,12 +16,16 @@ What this module decides, and why:
   Certificate that failed, when its next issuance attempt is due
   (``lastFailureTime + backoff``, the trigger's backoff; SPEC §5.4). An edited spec retries
   sooner than that, as the trigger decides.
+* Readiness (``/readyz``): the manager's caches have synced, or under leader election the
+  replica stands by healthily (:class:`Readiness`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -36,8 +40,11 @@ from certsmith.client.resources import (
 )
 from certsmith.controllers.runtime.cache import JSONObject
 from certsmith.controllers.runtime.informer import Informer
+from certsmith.controllers.runtime.leader import LeaderElector
 from certsmith.controllers.runtime.manager import Controller, Manager
 from certsmith.pki.renewal import DEFAULT_INITIAL_BACKOFF, DEFAULT_MAXIMUM_BACKOFF, backoff_delay
+from certsmith.util.metrics import Metrics
+from certsmith.util.metricsserver import Handler, metrics_handler, probe_handler
 
 CONDITION_STATUSES: Final = ("True", "False", "Unknown")
 #: cert-manager's challenge states, in its order; ``""`` is a challenge not yet processed.
@@ -285,3 +292,49 @@ class ControllerCollector(Collector):
             yield challenge_family(challenges)
         if self._controllers:
             yield from queue_families(self._controllers)
+
+
+@dataclass
+class Readiness:
+    """What ``/readyz`` answers for a controller process.
+
+    Ready once the manager's caches have synced and its workers run; under leader election a
+    replica standing by (still trying for the Lease) is ready too, as client-go's probes say,
+    since it is healthy and would take over. Stopping is not ready.
+    """
+
+    manager: Manager | None = None
+    elector: LeaderElector | None = None
+    election: asyncio.Future[None] | None = None
+
+    def __call__(self) -> bool:
+        """Whether the process is ready."""
+        if self.elector is not None and not self.elector.is_leader:
+            return self.election is not None and not self.election.done()
+        return self.manager is not None and self.manager.is_running
+
+
+def watch_manager(
+    metrics: Metrics,
+    manager: Manager,
+    *,
+    readiness: Readiness | None = None,
+    backoff: Backoff = (DEFAULT_INITIAL_BACKOFF, DEFAULT_MAXIMUM_BACKOFF),
+) -> Manager:
+    """Let scrapes of ``metrics`` read ``manager``'s caches and queues, and probes its state."""
+    metrics.registry.register(ControllerCollector.for_manager(manager, backoff=backoff))
+    if readiness is not None:
+        readiness.manager = manager
+    return manager
+
+
+def metrics_routes(metrics: Metrics) -> list[tuple[str, Handler]]:
+    """``/metrics`` of a plain-HTTP metrics listener."""
+    return [("/metrics", metrics_handler(metrics))]
+
+
+def probe_routes(readiness: Readiness) -> list[tuple[str, Handler]]:
+    """``/livez`` (and kube's older ``/healthz``): the process answers; ``/readyz``: ready."""
+    alive = probe_handler(lambda: True, "not alive")
+    ready = probe_handler(readiness, "controllers not ready: caches not synced or stopping")
+    return [("/livez", alive), ("/healthz", alive), ("/readyz", ready)]
