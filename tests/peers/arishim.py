@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 
 import httpx
 from aiohttp import web
-
 from tests.peers.pebble import Pebble
 from tests.servertools import free_port
 

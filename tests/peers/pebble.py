@@ -23,18 +23,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import pytest
 from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
 from tests.servertools import free_port
 
 PEBBLE = "pebble"
@@ -405,3 +405,24 @@ async def http01_responder(port: int) -> AsyncIterator[Http01Responder]:
         yield responder
     finally:
         await responder.stop()
+
+
+@pytest.fixture(scope="session")
+def pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pebble]:
+    """One pebble for the session: no nonce rejection, no authorization reuse, no EAB."""
+    with running_pebble(tmp_path_factory.mktemp("pebble")) as server:
+        yield server
+
+
+@pytest.fixture
+def pebble_factory(tmp_path: Path) -> Iterator[Callable[..., Pebble]]:
+    """Start pebbles with custom options (``running_pebble``'s keywords); stopped after the test."""
+    with contextlib.ExitStack() as stack:
+        count = 0
+
+        def start(**options: Any) -> Pebble:
+            nonlocal count
+            count += 1
+            return stack.enter_context(running_pebble(tmp_path / f"pebble-{count}", **options))
+
+        yield start

@@ -15,16 +15,25 @@ import hashlib
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from certsmith.acme.jws import AccountKey, b64url
+from certsmith.acme.jws import AccountKey, b64url, public_jwk
 
 HTTP01_PATH_PREFIX = "/.well-known/acme-challenge/"
 DNS01_LABEL = "_acme-challenge"
 
 
-def jwk_thumbprint(key: AccountKey | rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
-    """RFC 7638 SHA-256 thumbprint of the account key's public JWK, base64url."""
-    account = key if isinstance(key, AccountKey) else AccountKey(key)
-    return account.thumbprint
+def jwk_thumbprint(
+    key: AccountKey
+    | rsa.RSAPrivateKey
+    | ec.EllipticCurvePrivateKey
+    | rsa.RSAPublicKey
+    | ec.EllipticCurvePublicKey,
+) -> str:
+    """RFC 7638 SHA-256 thumbprint of a key's public JWK, base64url (no padding)."""
+    if isinstance(key, AccountKey):
+        return key.thumbprint
+    if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        key = key.public_key()
+    return b64url(public_jwk(key).thumbprint())
 
 
 def key_authorization(token: str, thumbprint: str) -> str:

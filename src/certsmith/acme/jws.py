@@ -43,7 +43,8 @@ def b64url_decode(text: str) -> bytes:
     """Decode base64url, padded or not; raises ``ValueError`` on bad input."""
     cleaned = text.strip()
     try:
-        return base64.urlsafe_b64decode(cleaned + "=" * (-len(cleaned) % 4))
+        padded = cleaned + "=" * (-len(cleaned) % 4)
+        return base64.b64decode(padded, altchars=b"-_", validate=True)
     except binascii.Error as exc:
         raise ValueError("not base64url") from exc
 
@@ -60,6 +61,15 @@ def decode_mac_key(text: str) -> bytes:
     if not key:
         raise ValueError("the external account binding MAC key is empty")
     return key
+
+
+def public_jwk(public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey) -> JWK:
+    """The josepy JWK of a public key (RSA or EC)."""
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return JWKRSA(key=public_key)
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return JWKEC(key=public_key)
+    raise AccountKeyError(f"{type(public_key).__name__} has no ACME JWK form (use RSA or ECDSA)")
 
 
 class AccountKey:
