@@ -46,12 +46,13 @@ async def test_each_reconcile_is_counted_and_failures_except_conflicts_are_error
     manager = Manager([Controller("issuers", reconcile, queue)], sleep=sleeper, metrics=metrics)
     task = asyncio.create_task(manager.run())
     await manager.wait_started()
-    assert manager.is_running
+    running = [manager.is_running]
     queue.add(ObjectKey("ns", "a"))
     await done.wait()
     await eventually(lambda: not queue.processing)
     manager.stop()
-    assert not manager.is_running
+    running.append(manager.is_running)
+    assert running == [True, False]
     await task
     text = metrics.render().decode()
     assert 'certmanager_controller_sync_call_count{controller="issuers"} 1.0' in text
