@@ -62,9 +62,11 @@ from certsmith.acme.models import (
 )
 from certsmith.acme.problems import (
     AcmeProtocolError,
+    AriNotSupportedError,
     NetworkError,
     NoAccountError,
     PollTimeoutError,
+    ProfileNotSupportedError,
     is_bad_nonce,
     parse_retry_after,
     problem_from_response,
@@ -300,6 +302,11 @@ class AcmeClient:
         ``not_after`` is sent when the issuer has ``enableDurationFeature``; ``profile``
         names a certificate profile the directory lists; ``replaces`` is the ARI CertID
         (:func:`~certsmith.acme.challenges.ari_cert_id`) of the certificate this renews.
+
+        Raises ``ProfileNotSupportedError`` when the directory does not list ``profile``,
+        ``AriNotSupportedError`` when ``replaces`` is given to a server without ARI (see
+        :func:`~certsmith.acme.problems.is_replaces_rejection`), ``AcmeProblem`` when the
+        server refuses the order.
         """
         directory = await self._get_directory("authorize_order")
         payload: dict[str, Any] = {"identifiers": [i.to_json() for i in identifiers]}
@@ -308,8 +315,23 @@ class AcmeClient:
         if not_after is not None:
             payload["notAfter"] = format_time(not_after)
         if profile:
+            if not directory.profiles:
+                raise ProfileNotSupportedError(
+                    "the ACME server does not support certificate profiles"
+                )
+            if profile not in directory.profiles:
+                offered = ", ".join(sorted(directory.profiles))
+                raise ProfileNotSupportedError(
+                    f"the ACME server does not offer a profile named {profile!r} "
+                    f"(it offers: {offered})"
+                )
             payload["profile"] = profile
         if replaces:
+            # RFC 9773: only servers that advertise renewalInfo understand replaces.
+            if directory.renewal_info is None:
+                raise AriNotSupportedError(
+                    "the ACME server does not support ARI (no renewalInfo in its directory)"
+                )
             payload["replaces"] = replaces
         response = await self._post("authorize_order", directory.new_order, payload)
         return Order.from_json(

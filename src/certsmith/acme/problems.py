@@ -7,8 +7,10 @@
         ├── AcmeProblem           the server answered with a problem document (or an error status)
         ├── NetworkError          no usable HTTP answer: connection, TLS, timeout
         ├── AcmeProtocolError     an answer that breaks RFC 8555 (bad JSON, missing fields)
-        ├── PollTimeoutError           an order or authorization stayed pending too long
-        └── NoAccountError             an account-bound request before the account URL is known
+        ├── PollTimeoutError      an order or authorization stayed pending too long
+        ├── NoAccountError        an account-bound request before the account URL is known
+        ├── ProfileNotSupportedError  newOrder with a profile the directory does not offer
+        └── AriNotSupportedError  ``replaces`` for a server without ``renewalInfo``
 
 Messages carry what the server said and never key material: the client signs with the
 account key but never formats it.
@@ -38,6 +40,7 @@ UNAUTHORIZED = ERROR_PREFIX + "unauthorized"
 ORDER_NOT_READY = ERROR_PREFIX + "orderNotReady"
 ALREADY_REVOKED = ERROR_PREFIX + "alreadyRevoked"
 INVALID_PROFILE = ERROR_PREFIX + "invalidProfile"
+ALREADY_REPLACED = ERROR_PREFIX + "alreadyReplaced"
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -151,6 +154,14 @@ class NoAccountError(AcmeError):
     """An account-bound request was made before the account URL was known."""
 
 
+class ProfileNotSupportedError(AcmeError):
+    """The order asks for a profile the server's directory does not list (not retryable)."""
+
+
+class AriNotSupportedError(AcmeError):
+    """``replaces`` was asked of a server whose directory has no ``renewalInfo`` (RFC 9773)."""
+
+
 def is_rate_limited(err: BaseException) -> bool:
     """True for ``rateLimited`` problems (HTTP 429): wait ``retry_after`` before asking again."""
     return isinstance(err, AcmeProblem) and err.problem.is_type(RATE_LIMITED)
@@ -209,3 +220,31 @@ def problem_from_response(
         kind = (content_type or "no content type").split(";")[0]
         problem = Problem(type="about:blank", detail=excerpt or kind, status=status)
     return AcmeProblem(problem, retry_after=retry_after)
+
+
+def is_replaces_rejection(err: BaseException) -> bool:
+    """True when a newOrder failed because of its ``replaces`` field: order again without it.
+
+    RFC 9773 servers answer ``alreadyReplaced``; some say ``malformed`` and name the field;
+    a server without ARI cannot take ``replaces`` at all (cert-manager treats all alike).
+    """
+    if isinstance(err, AriNotSupportedError):
+        return True
+    if not isinstance(err, AcmeProblem):
+        return False
+    if err.problem.is_type(ALREADY_REPLACED):
+        return True
+    return err.problem.is_type(MALFORMED) and "replaces" in err.detail.lower()
+
+
+def is_retryable(err: BaseException) -> bool:
+    """Whether trying the same request later may succeed (cert-manager's ``isRetryableError``).
+
+    4xx problems and unsupported profiles are final; network failures, 5xx and anything
+    unexpected are worth retrying. ``badNonce`` never reaches callers unless retries ran out.
+    Rate limits (429) are 4xx here as in cert-manager; callers that wait them out read
+    :func:`is_rate_limited` and ``retry_after`` first.
+    """
+    if isinstance(err, ProfileNotSupportedError | AriNotSupportedError):
+        return False
+    return not is_client_error(err)

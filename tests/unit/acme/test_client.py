@@ -16,12 +16,15 @@ import pytest
 from certsmith.acme import (
     AcmeClient,
     AcmeProblem,
+    AriNotSupportedError,
     Identifier,
     NetworkError,
     NoAccountError,
     PollTimeoutError,
+    ProfileNotSupportedError,
     is_bad_nonce,
     is_rate_limited,
+    is_replaces_rejection,
 )
 from tests import pkitools
 from tests.unit.acme.keys import account_key
@@ -249,3 +252,29 @@ async def test_observer_labels_name_the_operation(client, server, observed):
         ("get_authorization", "HEAD", 200),
         ("get_authorization", "POST", 200),
     ]
+
+
+async def test_a_profile_is_refused_before_asking_a_server_without_profiles(client, server):
+    with pytest.raises(ProfileNotSupportedError, match="does not support certificate profiles"):
+        await client.new_order([Identifier.dns("a.test")], profile="shortlived")
+    assert not server.posts("/order")
+
+
+async def test_an_unknown_profile_is_refused_naming_the_offered_ones(client, server):
+    server.directory["meta"] = {"profiles": {"classic": "", "tlsserver": ""}}
+    with pytest.raises(ProfileNotSupportedError, match=r"'shortlived' \(it offers: classic, tls"):
+        await client.new_order([Identifier.dns("a.test")], profile="shortlived")
+
+
+async def test_an_offered_profile_is_sent(client, server):
+    server.directory["meta"] = {"profiles": {"shortlived": "6 days"}}
+    server.on("/order", ok(ORDER, 201, {"Location": f"{BASE}/order/1"}))
+    await client.new_order([Identifier.dns("a.test")], profile="shortlived")
+    assert server.posts("/order")[0]["payload"]["profile"] == "shortlived"
+
+
+async def test_replaces_needs_a_server_with_ari(client, server):
+    with pytest.raises(AriNotSupportedError) as info:
+        await client.new_order([Identifier.dns("a.test")], replaces="aYhb.AIdl")
+    assert is_replaces_rejection(info.value)
+    assert not server.posts("/order")

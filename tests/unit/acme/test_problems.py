@@ -9,12 +9,16 @@ import pytest
 
 from certsmith.acme import (
     AcmeProblem,
+    AriNotSupportedError,
     NetworkError,
     Problem,
+    ProfileNotSupportedError,
     is_bad_nonce,
     is_client_error,
     is_malformed,
     is_rate_limited,
+    is_replaces_rejection,
+    is_retryable,
 )
 from certsmith.acme.problems import parse_retry_after, problem_from_response
 
@@ -119,3 +123,34 @@ def test_predicates(err, rate_limited, bad_nonce, malformed, client_error):
 )
 def test_retry_after(header, seconds):
     assert parse_retry_after(header, NOW) == seconds
+
+
+@pytest.mark.parametrize(
+    ("err", "rejection"),
+    [
+        (_problem("urn:ietf:params:acme:error:alreadyReplaced", 409), True),
+        (_problem("urn:ietf:params:acme:error:malformed", 400), False),
+        (
+            AcmeProblem(Problem("urn:ietf:params:acme:error:malformed", "bad Replaces field", 400)),
+            True,
+        ),
+        (AriNotSupportedError("no ARI"), True),
+        (NetworkError("x"), False),
+    ],
+)
+def test_replaces_rejections(err, rejection):
+    assert is_replaces_rejection(err) is rejection
+
+
+@pytest.mark.parametrize(
+    ("err", "retryable"),
+    [
+        (_problem("urn:ietf:params:acme:error:malformed", 400), False),
+        (_problem("urn:ietf:params:acme:error:rateLimited", 429), False),
+        (_problem("urn:ietf:params:acme:error:serverInternal", 500), True),
+        (ProfileNotSupportedError("no profiles"), False),
+        (NetworkError("timeout"), True),
+    ],
+)
+def test_retryable(err, retryable):
+    assert is_retryable(err) is retryable
