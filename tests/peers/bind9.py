@@ -9,6 +9,8 @@ cert-manager accepts. Zones:
   and a CNAME loop (``_acme-challenge.loop1`` ↔ ``loop2``).
 * ``acme-delegate.test.``: where ``alias``'s challenge record really lives (CNAME following).
 * ``locked.test.``: updates refused for every key.
+* ``two-ns.test.``: two NS, ``ns1`` (this bind9) and ``ns2`` → 127.0.0.2, where a test may run
+  a stand-in secondary to show that the propagation check asks every NS.
 
 NS records point at 127.0.0.1 (port 53, as real NS records must); the tests query that address
 on :attr:`Bind9.port` through the checker's ``authoritative_port`` setting.
@@ -39,6 +41,10 @@ import pytest
 ZONE = "example.test."
 DELEGATE_ZONE = "acme-delegate.test."
 LOCKED_ZONE = "locked.test."
+TWO_NS_ZONE = "two-ns.test."
+SECONDARY_ADDRESS = "127.0.0.2"
+"""Where ``two-ns.test``'s second NS points: nothing listens there unless a test starts a
+stand-in secondary on that address and :attr:`Bind9.port`."""
 
 # cert-manager's tsigAlgorithm value -> bind's algorithm name
 ALGORITHMS = {
@@ -106,14 +112,18 @@ class Bind9:
 
 
 def _free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1."""
+    """A port free for TCP and UDP on 127.0.0.1, and for UDP on the secondary's address."""
     for _ in range(50):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
             tcp.bind(("127.0.0.1", 0))
             port = int(tcp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            with (
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as secondary,
+            ):
                 try:
                     udp.bind(("127.0.0.1", port))
+                    secondary.bind((SECONDARY_ADDRESS, port))
                 except OSError:
                     continue
                 return port
@@ -146,6 +156,13 @@ _acme-challenge.loop2  IN CNAME _acme-challenge.loop1.example.test.
 @       IN SOA  ns1.acme-delegate.test. hostmaster.acme-delegate.test. ( 1 60 60 3600 60 )
         IN NS   ns1.acme-delegate.test.
 ns1     IN A    127.0.0.1
+""",
+    TWO_NS_ZONE: """$TTL 60
+@       IN SOA  ns1.two-ns.test. hostmaster.two-ns.test. ( 1 60 60 3600 60 )
+        IN NS   ns1.two-ns.test.
+        IN NS   ns2.two-ns.test.
+ns1     IN A    127.0.0.1
+ns2     IN A    127.0.0.2
 """,
     LOCKED_ZONE: """$TTL 60
 @       IN SOA  ns1.locked.test. hostmaster.locked.test. ( 1 60 60 3600 60 )
@@ -205,13 +222,13 @@ def start_bind9(directory: Path) -> Bind9:
     port = _free_port()
     conf = directory / "named.conf"
     conf.write_text(_named_conf(directory, port, keys, "\n".join(clauses)))
-    log = (directory / "named.log").open("wb")
-    process = subprocess.Popen(
-        [named, "-g", "-c", str(conf)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
+    with (directory / "named.log").open("wb") as log:  # named keeps its own descriptor
+        process = subprocess.Popen(
+            [named, "-g", "-c", str(conf)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     server = Bind9(port, directory, keys, process)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
