@@ -239,6 +239,7 @@ async def run_serve(
     extra_routes: Sequence[ExtraRoute] = (),
     ui: bool = True,
     metrics_listen: Address | None = None,
+    metrics: Metrics | None = None,
 ) -> None:
     """Run the embedded API server and, unless disabled, the controllers until ``stop``.
 
@@ -258,6 +259,7 @@ async def run_serve(
             controller identity; who may open it is RBAC's ``/ui``, ``/ui/*`` non-resource URLs.
         metrics_listen: also serve ``/metrics`` over plain HTTP, without authentication, here
             (``/metrics`` on the API port needs RBAC's ``/metrics`` non-resource URL).
+        metrics: the registry to record into and serve; ``None`` makes a fresh one.
 
     Raises:
         StartupError: the controllers' settings are wrong or the listener cannot bind.
@@ -273,7 +275,7 @@ async def run_serve(
     stop = stop or asyncio.Event()
     web_ui = WebUI(clock or SystemClock()) if ui else None
     web_routes = [ExtraRoute(*route) for route in web_ui.routes()] if web_ui else []
-    metrics = Metrics(options.clock if options else clock)
+    metrics = metrics or Metrics(options.clock if options else clock)
     readiness = Readiness()
     own_routes = [
         ExtraRoute("GET", "/metrics", metrics_handler(metrics)),
@@ -364,6 +366,7 @@ async def run_controller(
     stop: asyncio.Event | None = None,
     metrics_listen: Address | None = None,
     health_listen: Address | None = None,
+    metrics: Metrics | None = None,
 ) -> None:
     """Run the controllers against a Kubernetes API until ``stop``.
 
@@ -381,6 +384,7 @@ async def run_controller(
         stop: set it to shut down; ``None`` runs until cancelled.
         metrics_listen: serve plain-HTTP ``/metrics`` here (``--metrics-listen-address``).
         health_listen: serve ``/livez`` and ``/readyz`` here (``--health-probe-bind-address``).
+        metrics: the registry to record into and serve; ``None`` makes a fresh one.
 
     Raises:
         StartupError: bad settings, no usable cluster configuration, ``--controllers=none``,
@@ -398,7 +402,7 @@ async def run_controller(
     if options is None:
         raise StartupError("--controllers=none leaves nothing to run")
     stop = stop or asyncio.Event()
-    metrics = Metrics(options.clock)
+    metrics = metrics or Metrics(options.clock)
     readiness = Readiness()
     async with (
         controller_client(kubeconfig) as client,
