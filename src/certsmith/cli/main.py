@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from certsmith import __version__
 from certsmith.cli import controller, kubeconfig, serve
-from certsmith.cli.commands import approve, create, renew
+from certsmith.cli.commands import approve, check, create, inspect, renew, status, wait
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
     approve.add_parsers(subparsers)
     renew.add_parser(subparsers)
     create.add_parser(subparsers)
+    status.add_parser(subparsers)
+    inspect.add_parser(subparsers)
+    check.add_parser(subparsers)
+    wait.add_parser(subparsers)
     return parser
 
 

@@ -349,8 +349,15 @@ class _Analysis:
                 "wait a moment; if this persists, check that the certsmith controllers run "
                 "(certificates-key-manager, certificates-request-manager)",
             )
-        reason = ready.reason if ready is not None else ""
-        if reason == "Expired" and ready is not None:
+        if ready is None:
+            return self.cause(
+                CauseCode.NOT_READY,
+                f"Certificate {cert.namespace}/{cert.name} has no Ready condition yet",
+                "wait a moment; if this persists, "
+                + check_controllers.replace("certificates-trigger", "certificates-readiness"),
+            )
+        reason = ready.reason
+        if reason == "Expired":
             return self.cause(
                 CauseCode.EXPIRED,
                 ready.message or "The certificate has expired",
@@ -363,18 +370,11 @@ class _Analysis:
         )
         if reason == "DoesNotExist" or (not secret.exists and secret.error is None):
             return self.cause(CauseCode.SECRET_MISSING, f"{secret_ref} does not exist", reissue)
-        if reason in _SECRET_REASONS and ready is not None:
+        if reason in _SECRET_REASONS:
             return self.cause(
                 CauseCode.SECRET_MISMATCH,
                 f"{secret_ref} does not match the Certificate ({reason}): {ready.message}",
                 reissue,
-            )
-        if ready is None:
-            return self.cause(
-                CauseCode.NOT_READY,
-                f"Certificate {cert.namespace}/{cert.name} has no Ready condition yet",
-                "wait a moment; if this persists, "
-                + check_controllers.replace("certificates-trigger", "certificates-readiness"),
             )
         return self.cause(
             CauseCode.NOT_READY,
