@@ -1,5 +1,6 @@
 """Fixtures shared by every test directory: real peers started on loopback."""
 
+from tests.peers.bind9 import bind9
 from tests.peers.pebble import pebble, pebble_factory
 
-__all__ = ["pebble", "pebble_factory"]
+__all__ = ["bind9", "pebble", "pebble_factory"]
