@@ -165,7 +165,7 @@ class AriShim:
 
     async def start(self) -> None:
         """Listen on ``127.0.0.1:port`` with pebble's listener certificate."""
-        self._upstream = httpx.AsyncClient(verify=str(self.pebble.ca_bundle_path), timeout=30)
+        self._upstream = httpx.AsyncClient(verify=self.pebble.ssl_context(), timeout=30)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         listener = self.pebble.ca_bundle_path.parent
         context.load_cert_chain(listener / "listener.pem", listener / "listener.key")

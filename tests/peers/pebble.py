@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -166,10 +167,12 @@ class Pebble:
         """The listener CA (PEM): what an issuer's ``caBundle`` holds to trust pebble."""
         return self.ca_bundle_path.read_bytes()
 
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client TLS context trusting pebble's listener CA."""
+        return ssl.create_default_context(cafile=str(self.ca_bundle_path))
+
     def _management(self, path: str) -> httpx.Response:
-        response = httpx.get(
-            self.management_url + path, verify=str(self.ca_bundle_path), timeout=10
-        )
+        response = httpx.get(self.management_url + path, verify=self.ssl_context(), timeout=10)
         response.raise_for_status()
         return response
 
@@ -347,7 +350,7 @@ def running_pebble(
         )
         _wait_ready(
             lambda: httpx.get(
-                pebble.directory_url, verify=str(ca_path), timeout=2
+                pebble.directory_url, verify=pebble.ssl_context(), timeout=2
             ).raise_for_status(),
             process,
             "pebble",

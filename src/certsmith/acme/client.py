@@ -276,7 +276,7 @@ class AcmeClient:
     async def get_account(self) -> Account:
         """Fetch the account object (POST-as-GET to the account URL)."""
         url = self._require_account()
-        response = await self._post("get_registration", url, {})
+        response = await self._post("get_registration", url, None)
         return Account.from_json(url, response.json())
 
     async def update_account(self, email: str | None) -> Account:
