@@ -141,7 +141,7 @@ async def test_unregistered_command_names_the_registered_ones(tmp_path):
         await provider.present(request())
     assert str(err.value) == (
         'exec DNS-01 command "hook" is not registered with this certsmith (registered: '
-        "cloudflare); the operator maps names to scripts with --dns01-exec-command NAME=PATH"
+        "cloudflare); the operator maps names to scripts with --dns01-exec NAME=PATH"
     )
 
 

@@ -189,7 +189,7 @@ class ExecProvider:
             raise DNS01ConfigError(
                 f'exec DNS-01 command "{config.command}" is not registered with this certsmith '
                 f"(registered: {registered}); the operator maps names to scripts with "
-                "--dns01-exec-command NAME=PATH"
+                "--dns01-exec NAME=PATH"
             )
         env, hidden = await self._environment(config, request)
         timeout = parse_go_duration(config.timeout).total_seconds()
