@@ -33,6 +33,7 @@ class StaticIssuerContext:
     fake_clock: FakeClock = field(default_factory=FakeClock)
     cluster_resource_namespace: str = "cert-manager"
     fail_reads: Exception | None = None
+    objects: dict[tuple[str, str | None, str], dict[str, Any]] = field(default_factory=dict)
 
     @property
     def clock(self) -> FakeClock:
@@ -55,6 +56,42 @@ class StaticIssuerContext:
 
     def add(self, secret: Secret) -> None:
         self.secrets[(secret.namespace, secret.name)] = secret
+
+    async def create_secret(self, secret: Secret) -> Secret:
+        key = (secret.namespace, secret.name)
+        if key in self.secrets:
+            raise error_from_status(
+                {"code": 409, "reason": "AlreadyExists", "message": f"{secret.name} exists"}
+            )
+        stored = secret.model_copy(deep=True)
+        stored.metadata.uid = f"uid-{secret.name}"
+        stored.metadata.resource_version = "1"
+        self.secrets[key] = stored
+        return stored
+
+    async def get_object(
+        self, resource: ResourceRef, namespace: str | None, name: str
+    ) -> dict[str, Any] | None:
+        if self.fail_reads is not None:
+            raise self.fail_reads
+        obj = self.objects.get((resource.plural, namespace, name))
+        return copy.deepcopy(obj) if obj is not None else None
+
+    async def create_object(
+        self, resource: ResourceRef, namespace: str | None, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        name = body["metadata"]["name"]
+        if (resource.plural, namespace, name) in self.objects:
+            raise error_from_status(
+                {"code": 409, "reason": "AlreadyExists", "message": f"{name} exists"}
+            )
+        stored = copy.deepcopy(body)
+        stored["metadata"].setdefault("uid", f"uid-{name}")
+        self.objects[(resource.plural, namespace, name)] = stored
+        return copy.deepcopy(stored)
+
+    async def delete_object(self, resource: ResourceRef, namespace: str | None, name: str) -> None:
+        self.objects.pop((resource.plural, namespace, name), None)
 
 
 # -- time: a sleeper driven by a FakeClock, and the one polling helper --------------------------

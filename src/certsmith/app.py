@@ -43,6 +43,8 @@ from certsmith.client.errors import ConfigError
 from certsmith.client.http import HttpKubeClient
 from certsmith.client.protocol import KubeClient
 from certsmith.client.resources import ResourceRef
+from certsmith.controllers.acme.http01 import Http01Responder
+from certsmith.controllers.acme.wiring import AcmeOptions
 from certsmith.controllers.approver import (
     DEFAULT_APPROVE_SIGNER_NAMES as DEFAULT_APPROVE_SIGNER_NAMES,
 )
@@ -112,6 +114,7 @@ def controller_options(
     namespace: str | None = None,
     certificate_request_backoff: tuple[dt.timedelta, dt.timedelta] = DEFAULT_BACKOFF,
     clock: Clock | None = None,
+    acme: AcmeOptions | None = None,
 ) -> ControllerOptions | None:
     """The controllers' options from command-line values, or ``None`` for ``--controllers=none``.
 
@@ -143,6 +146,7 @@ def controller_options(
         certificate_request_minimum_backoff=minimum,
         certificate_request_maximum_backoff=maximum,
         clock=clock or SystemClock(),
+        acme=acme or AcmeOptions(),
     )
 
 
@@ -181,6 +185,28 @@ async def _listen(
         ) from exc
     log.info("serving %s on %s", what, server.url)
     return server
+
+
+@contextlib.asynccontextmanager
+async def _http01(
+    options: ControllerOptions | None, address: Address | None
+) -> AsyncIterator[None]:
+    """The HTTP-01 responder on ``address`` while the controllers run (none without either)."""
+    if options is None or address is None:
+        yield
+        return
+    responder = Http01Responder(options.acme.http01, *address)
+    try:
+        await responder.start()
+    except OSError as exc:
+        host, port = address
+        raise StartupError(
+            f"cannot listen on {host}:{port} for ACME HTTP-01: {exc.strerror or exc}"
+        ) from exc
+    try:
+        yield
+    finally:
+        await responder.stop()
 
 
 @contextlib.asynccontextmanager
@@ -240,6 +266,8 @@ async def run_serve(
     ui: bool = True,
     metrics_listen: Address | None = None,
     metrics: Metrics | None = None,
+    acme: AcmeOptions | None = None,
+    acme_http01_listen: Address | None = None,
 ) -> None:
     """Run the embedded API server and, unless disabled, the controllers until ``stop``.
 
@@ -260,6 +288,8 @@ async def run_serve(
         metrics_listen: also serve ``/metrics`` over plain HTTP, without authentication, here
             (``/metrics`` on the API port needs RBAC's ``/metrics`` non-resource URL).
         metrics: the registry to record into and serve; ``None`` makes a fresh one.
+        acme: the ACME controllers' settings (self-checks, DNS-01, concurrency).
+        acme_http01_listen: answer ACME HTTP-01 challenges on this plain-HTTP address.
 
     Raises:
         StartupError: the controllers' settings are wrong or the listener cannot bind.
@@ -271,6 +301,7 @@ async def run_serve(
         approve_signer_names=approve_signer_names,
         certificate_request_backoff=certificate_request_backoff,
         clock=clock,
+        acme=acme,
     )
     stop = stop or asyncio.Event()
     web_ui = WebUI(clock or SystemClock()) if ui else None
@@ -310,6 +341,7 @@ async def run_serve(
         async with (
             HttpKubeClient.from_kubeconfig(server.controller_kubeconfig_path) as client,
             following(options.clock),
+            _http01(options, acme_http01_listen),
         ):
             with activated(metrics):
                 manager = build_manager(client, options=options)
@@ -367,6 +399,8 @@ async def run_controller(
     metrics_listen: Address | None = None,
     health_listen: Address | None = None,
     metrics: Metrics | None = None,
+    acme: AcmeOptions | None = None,
+    acme_http01_listen: Address | None = None,
 ) -> None:
     """Run the controllers against a Kubernetes API until ``stop``.
 
@@ -385,6 +419,8 @@ async def run_controller(
         metrics_listen: serve plain-HTTP ``/metrics`` here (``--metrics-listen-address``).
         health_listen: serve ``/livez`` and ``/readyz`` here (``--health-probe-bind-address``).
         metrics: the registry to record into and serve; ``None`` makes a fresh one.
+        acme: the ACME controllers' settings (self-checks, DNS-01, concurrency).
+        acme_http01_listen: answer ACME HTTP-01 challenges on this plain-HTTP address.
 
     Raises:
         StartupError: bad settings, no usable cluster configuration, ``--controllers=none``,
@@ -398,6 +434,7 @@ async def run_controller(
         namespace=namespace,
         certificate_request_backoff=certificate_request_backoff,
         clock=clock,
+        acme=acme,
     )
     if options is None:
         raise StartupError("--controllers=none leaves nothing to run")
@@ -408,6 +445,7 @@ async def run_controller(
         controller_client(kubeconfig) as client,
         following(options.clock),
         _endpoints(metrics, readiness, metrics_listen, health_listen),
+        _http01(options, acme_http01_listen),
     ):
         manager = build_manager(client, options=options)
         watch_manager(metrics, manager, readiness=readiness, backoff=_backoff(options))

@@ -114,6 +114,29 @@ class EventReason(StrEnum):
     ERR_GET_KEY_PAIR = "ErrGetKeyPair"
     ERR_INVALID_KEY_PAIR = "ErrInvalidKeyPair"
     KEY_PAIR_VERIFIED = "KeyPairVerified"
+    # ACME issuer readiness (SPEC §6.1)
+    INVALID_URL = "InvalidURL"
+    ERR_REGISTER_ACME_ACCOUNT = "ErrRegisterACMEAccount"
+    ERR_UPDATE_ACME_ACCOUNT = "ErrUpdateACMEAccount"
+    # ACME CertificateRequests (SPEC §6.5)
+    REQUEST_PARSING_ERROR = "RequestParsingError"
+    INVALID_ORDER = "InvalidOrder"
+    ORDER_BUILDING_ERROR = "OrderBuildingError"
+    ORDER_CREATED = "OrderCreated"
+    ORDER_CREATING_ERROR = "OrderCreatingError"
+    ORDER_FAILED = "OrderFailed"
+    ORDER_PENDING = "OrderPending"
+    # ACME Orders and Challenges (SPEC §6.3, §6.4)
+    SOLVER = "Solver"
+    CREATED = "Created"
+    COMPLETE = "Complete"
+    STARTED = "Started"
+    PRESENT_ERROR = "PresentError"
+    PRESENTED = "Presented"
+    DOMAIN_VERIFIED = "DomainVerified"
+    CLEAN_UP_ERROR = "CleanUpError"
+    # certsmith's own: an ACME server's rateLimited answer (issuance waits for Retry-After).
+    RATE_LIMITED = "RateLimited"
     # Certificate pipeline (SPEC §5.9)
     ISSUING = "Issuing"
     GENERATED = "Generated"

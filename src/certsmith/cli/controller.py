@@ -27,6 +27,7 @@ from certsmith.app import (
     StartupError,
     run_controller,
 )
+from certsmith.cli.acmeflags import acme_options, http01_listen
 from certsmith.cli.serve import (
     add_controller_arguments,
     add_metrics_argument,
@@ -173,6 +174,8 @@ async def _main(args: argparse.Namespace) -> None:
         stop=stop,
         metrics_listen=args.metrics_listen_address,
         health_listen=args.health_probe_bind_address,
+        acme=acme_options(args),
+        acme_http01_listen=http01_listen(args, None),
     )
 
 

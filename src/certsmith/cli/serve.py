@@ -25,6 +25,7 @@ from certsmith.app import (
     StartupError,
     run_serve,
 )
+from certsmith.cli.acmeflags import acme_options, add_acme_arguments, http01_listen
 from certsmith.pki.renewal import DEFAULT_INITIAL_BACKOFF, DEFAULT_MAXIMUM_BACKOFF
 from certsmith.util.clock import Clock, OffsetFileClock
 from certsmith.util.log import configure as configure_logging
@@ -125,6 +126,7 @@ def add_controller_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="the longest wait between failed issuance attempts (Go duration, default 32h)",
     )
+    add_acme_arguments(parser)
     # Test-only, so not in --help: end-to-end tests move the controllers' time by writing a
     # number of seconds to this file (docs/testing.md).
     parser.add_argument("--clock-offset-file", type=Path, default=None, help=argparse.SUPPRESS)
@@ -183,8 +185,10 @@ async def serve(args: argparse.Namespace) -> int:
             stop=stop,
             on_ready=ready,
             metrics_listen=args.metrics_listen_address,
+            acme=acme_options(args),
+            acme_http01_listen=http01_listen(args, host),
         )
-    except StartupError as exc:
+    except (StartupError, ValueError) as exc:
         print(f"certsmith serve: {exc}", file=sys.stderr)
         return 1
     return 0

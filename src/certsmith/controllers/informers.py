@@ -22,7 +22,14 @@ import asyncio
 from typing import Final
 
 from certsmith.client.protocol import KubeClient
-from certsmith.client.resources import CERTIFICATE_REQUESTS, CLUSTER_ISSUERS, ISSUERS, SECRETS
+from certsmith.client.resources import (
+    CERTIFICATE_REQUESTS,
+    CHALLENGES,
+    CLUSTER_ISSUERS,
+    ISSUERS,
+    ORDERS,
+    SECRETS,
+)
 from certsmith.controllers.runtime.cache import (
     CONTROLLER_UID_INDEX,
     Indexer,
@@ -68,19 +75,51 @@ def requests_by_key_secret(obj: JSONObject) -> list[str]:
     return [f"{meta.get('namespace') or ''}/{secret}"] if secret else []
 
 
+def issuer_secret_names(obj: JSONObject) -> list[str]:
+    """The Secrets an issuer reads.
+
+    The CA Secret; the ACME account key, EAB key and DNS-01 credential Secrets (every
+    ``*SecretRef`` under a solver's ``dns01``).
+    """
+    spec = obj.get("spec") or {}
+    names: list[str] = []
+    ca = (spec.get("ca") or {}).get("secretName")
+    if ca:
+        names.append(str(ca))
+    acme = spec.get("acme") or {}
+    for ref in (
+        acme.get("privateKeySecretRef"),
+        (acme.get("externalAccountBinding") or {}).get("keySecretRef"),
+    ):
+        if isinstance(ref, dict) and ref.get("name"):
+            names.append(str(ref["name"]))
+    for solver in acme.get("solvers") or []:
+        names.extend(_secret_ref_names((solver or {}).get("dns01")))
+    return sorted(set(names))
+
+
+def _secret_ref_names(data: object) -> list[str]:
+    found: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key.endswith("SecretRef") and isinstance(value, dict) and value.get("name"):
+                found.append(str(value["name"]))
+            else:
+                found.extend(_secret_ref_names(value))
+    return found
+
+
 def issuers_by_secret(obj: JSONObject) -> list[str]:
-    """Indexer for Issuers: the CA Secret in the issuer's own namespace."""
-    secret = ((obj.get("spec") or {}).get("ca") or {}).get("secretName")
+    """Indexer for Issuers: the Secrets it reads, in the issuer's own namespace."""
     namespace = (obj.get("metadata") or {}).get("namespace") or ""
-    return [f"{namespace}/{secret}"] if secret else []
+    return [f"{namespace}/{name}" for name in issuer_secret_names(obj)]
 
 
 def cluster_issuers_by_secret(cluster_resource_namespace: str) -> Indexer:
-    """Indexer for ClusterIssuers: the CA Secret, which lives in the cluster resource namespace."""
+    """Indexer for ClusterIssuers: their Secrets, which live in the cluster resource namespace."""
 
     def index(obj: JSONObject) -> list[str]:
-        secret = ((obj.get("spec") or {}).get("ca") or {}).get("secretName")
-        return [f"{cluster_resource_namespace}/{secret}"] if secret else []
+        return [f"{cluster_resource_namespace}/{name}" for name in issuer_secret_names(obj)]
 
     return index
 
@@ -116,6 +155,8 @@ class SharedInformers:
         self._issuers: Informer | None = None
         self._cluster_issuers: Informer | None = None
         self._secrets: Informer | None = None
+        self._orders: Informer | None = None
+        self._challenges: Informer | None = None
 
     @property
     def requests(self) -> Informer:
@@ -196,3 +237,29 @@ class SharedInformers:
                 sleep=self._sleep,
             )
         return self._secrets
+
+    @property
+    def orders(self) -> Informer:
+        """ACME Orders, indexed by controller uid (the CertificateRequest that owns each)."""
+        if self._orders is None:
+            self._orders = Informer(
+                self._client,
+                ORDERS,
+                namespace=self.namespace,
+                indexers={CONTROLLER_UID_INDEX: by_controller_uid},
+                sleep=self._sleep,
+            )
+        return self._orders
+
+    @property
+    def challenges(self) -> Informer:
+        """ACME Challenges, indexed by controller uid (the Order that owns each)."""
+        if self._challenges is None:
+            self._challenges = Informer(
+                self._client,
+                CHALLENGES,
+                namespace=self.namespace,
+                indexers={CONTROLLER_UID_INDEX: by_controller_uid},
+                sleep=self._sleep,
+            )
+        return self._challenges

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from typing import Final
+from typing import Any, Final
 
 from certsmith.api.certmanager import AnyIssuer, ClusterIssuer
 from certsmith.api.core import Secret
 from certsmith.client.errors import NotFound
 from certsmith.client.protocol import KubeClient
-from certsmith.client.resources import SECRETS
+from certsmith.client.resources import SECRETS, ResourceRef
 from certsmith.pki.keys import PrivateKey, parse_private_key_pem
 from certsmith.util.clock import Clock
 
@@ -124,6 +124,34 @@ class ControllerIssuerContext:
         while len(self._keys) > self._key_cache_size:
             self._keys.popitem(last=False)
         return parsed
+
+    async def create_secret(self, secret: Secret) -> Secret:
+        """Create ``secret``; see :meth:`certsmith.issuers.base.IssuerContext.create_secret`."""
+        body = secret.to_dict()
+        stored = await self._client.create(SECRETS, secret.metadata.namespace, body)
+        return Secret.from_dict(stored)
+
+    async def get_object(
+        self, resource: ResourceRef, namespace: str | None, name: str
+    ) -> dict[str, Any] | None:
+        """GET an object; ``None`` when it does not exist."""
+        try:
+            return await self._client.get(resource, namespace, name)
+        except NotFound:
+            return None
+
+    async def create_object(
+        self, resource: ResourceRef, namespace: str | None, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Create an object and return what the server stored."""
+        return await self._client.create(resource, namespace, body)
+
+    async def delete_object(self, resource: ResourceRef, namespace: str | None, name: str) -> None:
+        """Delete an object (background propagation); an absent one is fine."""
+        try:
+            await self._client.delete(resource, namespace, name, propagation_policy="Background")
+        except NotFound:
+            return
 
     def _forget(self, cache_key: _CacheKey, done: asyncio.Future[PrivateKey]) -> None:
         self._parsing.pop(cache_key, None)

@@ -13,6 +13,8 @@ What this module decides (SPEC §4.1):
 * An issuer with no type configured (admission rejects it) or of a type no installed issuer
   implements gets no condition: it is logged and skipped. cert-manager errors and retries
   forever there; nothing would change by retrying, and a later edit queues it again.
+* Fields beside the condition that the issuer type owns (``status.acme`` of the ACME issuer)
+  come with the outcome (``IssuerReady.status``) and are written in the same status update.
 * Secret changes queue the issuers that read that Secret; for ClusterIssuers only Secrets in the
   cluster resource namespace count (the index is built that way).
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 import pydantic
 
@@ -130,7 +133,9 @@ class IssuerReadinessReconciler:
             ConditionStatus.TRUE if isinstance(ready, IssuerReady) else ConditionStatus.FALSE
         )
         event = ready.event
-        changed = await self._write_ready(obj, issuer, status_value, ready.reason, ready.message)
+        changed = await self._write_ready(
+            obj, issuer, status_value, ready.reason, ready.message, ready.status
+        )
         if changed and event is not None:
             await self._recorder.record(issuer, Note(event.type, event.reason, event.message))
         if retry:
@@ -144,9 +149,19 @@ class IssuerReadinessReconciler:
         status_value: ConditionStatus,
         reason: IssuerReason,
         message: str,
+        extra: Mapping[str, Any],
     ) -> bool:
         before = issuer.status.to_dict() if issuer.status is not None else {}
         status = issuer.status.model_copy(deep=True) if issuer.status else IssuerStatus()
+        if extra:
+            # Fields the issuer type owns (status.acme), merged in wire form.
+            merged = status.to_dict()
+            for key, value in extra.items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            status = IssuerStatus.from_dict(merged)
         status.conditions = set_condition(
             status.conditions,
             ConditionType.READY,

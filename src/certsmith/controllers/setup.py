@@ -32,6 +32,13 @@ from functools import partial
 from typing import Final
 
 from certsmith.client.protocol import KubeClient
+from certsmith.controllers.acme.wiring import NAMES as ACME_NAMES
+from certsmith.controllers.acme.wiring import (
+    AcmeOptions,
+    build_acme_controllers,
+    configure_accounts,
+    requests_for_order,
+)
 from certsmith.controllers.approver import DEFAULT_APPROVE_SIGNER_NAMES, Approver
 from certsmith.controllers.certificaterequests import (
     CertificateRequestReconciler,
@@ -54,6 +61,7 @@ from certsmith.controllers.runtime.workqueue import (
     WorkQueue,
 )
 from certsmith.issuers import registry
+from certsmith.issuers.acme import AcmeIssuer
 from certsmith.issuers.base import Issuer
 from certsmith.pki.renewal import DEFAULT_INITIAL_BACKOFF, DEFAULT_MAXIMUM_BACKOFF
 from certsmith.util.clock import Clock, SystemClock
@@ -70,7 +78,6 @@ REQUEST_ISSUER: Final = "certificaterequests-issuer"
 #: cert-manager controller names certsmith accepts in a selection but does not run (yet).
 UPSTREAM_ONLY: Final = frozenset(
     {
-        "certificaterequests-issuer-acme",
         "certificaterequests-issuer-vault",
         "certificaterequests-issuer-venafi",
         "certificates-issuing",
@@ -80,8 +87,6 @@ UPSTREAM_ONLY: Final = frozenset(
         "certificates-request-manager",
         "certificates-revision-manager",
         "certificates-trigger",
-        "orders",
-        "challenges",
         "ingress-shim",
         "gateway-shim",
         "certificatesigningrequests-issuer-acme",
@@ -103,7 +108,7 @@ def request_issuer_controller(spec_key: str) -> str:
 
 def available_controllers(issuers: Mapping[str, Issuer]) -> tuple[str, ...]:
     """The controller names that can be enabled with these issuer implementations, sorted."""
-    names = {ISSUERS, CLUSTER_ISSUERS, APPROVER, *CERTIFICATE_BUILDERS}
+    names = {ISSUERS, CLUSTER_ISSUERS, APPROVER, *CERTIFICATE_BUILDERS, *ACME_NAMES}
     names.update(request_issuer_controller(key) for key in issuers)
     return tuple(sorted(names))
 
@@ -171,6 +176,8 @@ class ControllerOptions:
             doubles per further failure.
         certificate_request_maximum_backoff: the cap of that wait
             (``--certificate-request-maximum-backoff-duration``).
+        acme: the ACME controllers' settings (HTTP-01 registry and self-check, DNS-01,
+            concurrency, metrics observer).
     """
 
     controllers: str | Sequence[str] = ("*",)
@@ -185,6 +192,7 @@ class ControllerOptions:
     namespace: str | None = None
     certificate_request_minimum_backoff: dt.timedelta = DEFAULT_INITIAL_BACKOFF
     certificate_request_maximum_backoff: dt.timedelta = DEFAULT_MAXIMUM_BACKOFF
+    acme: AcmeOptions = field(default_factory=AcmeOptions)
 
 
 def build_controllers(client: KubeClient, *, options: ControllerOptions) -> list[Controller]:
@@ -264,12 +272,17 @@ def build_controllers(client: KubeClient, *, options: ControllerOptions) -> list
         for informer in informers.issuer_informers:
             informer.add_handlers(by_issuer)
         informers.secrets.add_handlers(enqueue_mapped(q, partial(requests_for_secret, informers)))
+        watched = [informers.requests, *informers.issuer_informers, informers.secrets]
+        if any(isinstance(impl, AcmeIssuer) for impl in signing.values()):
+            # An ACME request completes when its Order does (SPEC §1.5 re-queue triggers).
+            informers.orders.add_handlers(enqueue_mapped(q, requests_for_order))
+            watched.append(informers.orders)
         controllers.append(
             Controller(
                 REQUEST_ISSUER,
                 reconciler.reconcile,
                 q,
-                informers=(informers.requests, *informers.issuer_informers, informers.secrets),
+                informers=tuple(watched),
                 workers=options.workers,
             )
         )
@@ -291,6 +304,23 @@ def build_controllers(client: KubeClient, *, options: ControllerOptions) -> list
                 q,
                 informers=(informers.requests,),
                 workers=options.workers,
+            )
+        )
+    acme_issuer = next((i for i in issuers.values() if isinstance(i, AcmeIssuer)), None)
+    if acme_issuer is not None:
+        configure_accounts(acme_issuer.accounts, options.acme)
+        controllers.extend(
+            build_acme_controllers(
+                client,
+                enabled=enabled,
+                informers=informers,
+                accounts=acme_issuer.accounts,
+                context=context,
+                recorder=recorder,
+                clock=options.clock,
+                sleep=options.sleep,
+                workers=options.workers,
+                options=options.acme,
             )
         )
     controllers.extend(

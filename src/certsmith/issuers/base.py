@@ -19,15 +19,16 @@ Outcomes are explicit, unlike cert-manager's ``(nil, nil)``:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from certsmith.api.certmanager import AnyIssuer, CertificateRequest
 from certsmith.api.conditions import EventReason, EventType, IssuerReason
 from certsmith.api.core import Secret
 from certsmith.api.duration import parse_go_duration
 from certsmith.api.errors import CertsmithError
+from certsmith.client.resources import ResourceRef
 from certsmith.pki.keys import PrivateKey
 from certsmith.util.clock import Clock
 
@@ -81,18 +82,24 @@ class SignFailed(SignOutcomeError):  # noqa: N818 - an outcome, named like its c
 
 @dataclass(frozen=True)
 class IssuerReady:
-    """The issuer's configuration checked out: its Ready condition becomes True."""
+    """The issuer's configuration checked out: its Ready condition becomes True.
+
+    ``status`` holds further top-level ``status`` fields to write with the condition, in wire
+    form (the ACME issuer's ``{"acme": {"uri": ...}}``); a ``None`` value removes the field.
+    """
 
     reason: IssuerReason
     message: str
     event: IssuerEvent | None = None
+    status: Mapping[str, Any] = field(default_factory=dict)
 
 
 class IssuerNotReady(CertsmithError):  # noqa: N818 - an outcome, named like the condition
     """The issuer's configuration is unusable: Ready=False with this reason and message.
 
     ``retry`` says whether the controller should check again with backoff (cert-manager
-    retries a missing secret but not a certificate that is not a CA).
+    retries a missing secret but not a certificate that is not a CA). ``status`` is as for
+    :class:`IssuerReady`.
     """
 
     def __init__(
@@ -102,12 +109,14 @@ class IssuerNotReady(CertsmithError):  # noqa: N818 - an outcome, named like the
         *,
         retry: bool = True,
         event: IssuerEvent | None = None,
+        status: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
         self.retry = retry
         self.event = event
+        self.status: Mapping[str, Any] = status or {}
 
 
 class IssuerContext(Protocol):
@@ -140,6 +149,43 @@ class IssuerContext(Protocol):
         Raises:
             certsmith.pki.keys.KeyDecodeError: the entry holds no usable private key (the
                 message never contains key material).
+        """
+        ...
+
+    async def create_secret(self, secret: Secret) -> Secret:
+        """Create ``secret`` (a generated key the issuer owns) and return the stored object.
+
+        Raises:
+            certsmith.client.errors.AlreadyExists: a Secret of that name appeared meanwhile.
+            Exception: any other failure to write it (transient; the caller retries).
+        """
+        ...
+
+    async def get_object(
+        self, resource: ResourceRef, namespace: str | None, name: str
+    ) -> dict[str, Any] | None:
+        """Read an object the issuer manages (an ACME Order); ``None`` when it does not exist.
+
+        Raises:
+            Exception: any other failure to read it (transient; the caller retries).
+        """
+        ...
+
+    async def create_object(
+        self, resource: ResourceRef, namespace: str | None, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Create an object the issuer manages and return the stored object.
+
+        Raises:
+            certsmith.client.errors.ApiError: the API refused it (``AlreadyExists`` included).
+        """
+        ...
+
+    async def delete_object(self, resource: ResourceRef, namespace: str | None, name: str) -> None:
+        """Delete an object the issuer manages; no error when it is already gone.
+
+        Raises:
+            certsmith.client.errors.ApiError: the API refused the deletion.
         """
         ...
 

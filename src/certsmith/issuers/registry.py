@@ -11,13 +11,14 @@ import logging
 from collections.abc import Iterable, Mapping
 from importlib.metadata import entry_points
 
+from certsmith.issuers.acme import AcmeIssuer
 from certsmith.issuers.base import Issuer
 from certsmith.issuers.ca import CAIssuer
 from certsmith.issuers.selfsigned import SelfSignedIssuer
 
 log = logging.getLogger(__name__)
 
-BUILTIN: tuple[type[Issuer], ...] = (SelfSignedIssuer, CAIssuer)
+BUILTIN: tuple[type[Issuer], ...] = (SelfSignedIssuer, CAIssuer, AcmeIssuer)
 ENTRY_POINT_GROUP = "certsmith.issuers"
 
 

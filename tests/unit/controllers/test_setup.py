@@ -25,7 +25,8 @@ AVAILABLE = available_controllers(ISSUERS_BUILTIN)
 CA = "certificaterequests-issuer-ca"
 SELFSIGNED = "certificaterequests-issuer-selfsigned"
 CERTIFICATES = frozenset(CERTIFICATE_BUILDERS)
-ALL = frozenset({ISSUERS, CLUSTER_ISSUERS, APPROVER, CA, SELFSIGNED}) | CERTIFICATES
+ACME = frozenset({"certificaterequests-issuer-acme", "orders", "challenges"})
+ALL = frozenset({ISSUERS, CLUSTER_ISSUERS, APPROVER, CA, SELFSIGNED}) | CERTIFICATES | ACME
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,11 @@ CASES = [
         f" {ISSUERS} , {CLUSTER_ISSUERS} ",
         frozenset({ISSUERS, CLUSTER_ISSUERS}),
     ),
-    Case("upstream_only_names_are_accepted_and_ignored", "*,-orders,certificates-trigger", ALL),
+    Case(
+        "upstream_only_names_are_accepted_and_ignored",
+        "*,-ingress-shim,certificatesigningrequests-issuer-ca",
+        ALL,
+    ),
 ]
 
 
@@ -83,21 +88,35 @@ def test_available_controllers_follow_the_issuer_registry() -> None:
 def test_all_request_issuer_names_map_to_one_shared_reconciler() -> None:
     manager = build_manager(FakeKubeClient(), options=ControllerOptions(issuers=ISSUERS_BUILTIN))
     assert sorted(c.name for c in manager.controllers) == sorted(
-        [ISSUERS, CLUSTER_ISSUERS, REQUEST_ISSUER, APPROVER, *CERTIFICATES]
+        [
+            ISSUERS,
+            CLUSTER_ISSUERS,
+            REQUEST_ISSUER,
+            APPROVER,
+            *CERTIFICATES,
+            "orders",
+            "challenges",
+            "challenges-scheduler",
+        ]
     )
     # One informer per resource, however many controllers share it.
     plurals = [i.resource.plural for i in manager.informers]
     assert sorted(plurals) == [
         "certificaterequests",
         "certificates",
+        "challenges",
         "clusterissuers",
         "issuers",
+        "orders",
         "secrets",
     ]
 
 
 def test_disabling_every_issuer_type_drops_the_request_reconciler() -> None:
-    options = ControllerOptions(controllers=f"*,-{CA},-{SELFSIGNED}", issuers=ISSUERS_BUILTIN)
+    options = ControllerOptions(
+        controllers=f"*,-{CA},-{SELFSIGNED},-certificaterequests-issuer-acme,-orders,-challenges",
+        issuers=ISSUERS_BUILTIN,
+    )
     names = {c.name for c in build_manager(FakeKubeClient(), options=options).controllers}
     assert names == {ISSUERS, CLUSTER_ISSUERS, APPROVER, *CERTIFICATES}
 

@@ -1,5 +1,6 @@
 import pytest
 
+from certsmith.issuers.acme import AcmeIssuer
 from certsmith.issuers.ca import CAIssuer
 from certsmith.issuers.registry import BUILTIN, build, load
 from certsmith.issuers.selfsigned import SelfSignedIssuer
@@ -7,7 +8,8 @@ from certsmith.issuers.selfsigned import SelfSignedIssuer
 
 def test_builtin_issuers_are_keyed_by_their_issuer_spec_field():
     issuers = load(plugins=False)
-    assert set(issuers) == {"ca", "selfSigned"}
+    assert set(issuers) == {"ca", "selfSigned", "acme"}
+    assert isinstance(issuers["acme"], AcmeIssuer)
     assert isinstance(issuers["ca"], CAIssuer)
     assert isinstance(issuers["selfSigned"], SelfSignedIssuer)
 

@@ -1,0 +1,120 @@
+"""Present, check and clean up one Challenge, by type (SPEC §6.6, §6.7).
+
+* HTTP-01, standalone: the key goes into the in-process :class:`Http01Registry` that the HTTP-01
+  responder serves from; the check is cert-manager's self-check
+  (:func:`~certsmith.controllers.acme.http01.self_check`). The solver's ``ingress`` or
+  ``gatewayHTTPRoute`` settings are not used: certsmith answers the challenge itself, so the
+  name must reach certsmith's HTTP-01 listener on port 80 (cluster-mode solver pods, services,
+  ingresses and routes are not implemented).
+* DNS-01: :class:`~certsmith.acme.dns01.DNS01Solver` writes and removes the TXT record (RFC 2136
+  or the exec provider) and checks propagation; the not-yet reason lists what every nameserver
+  answered. After a passing check the controller waits ``dns01_settle`` seconds (cert-manager
+  sleeps 60 s) before accepting, so the CA's resolvers see the record too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from certsmith.acme.dns01 import DNS01Error, DNS01Solver, PropagationCheckError
+from certsmith.api.acme import Challenge
+from certsmith.controllers.acme.http01 import (
+    Http01Registry,
+    SelfCheckError,
+    SelfCheckOptions,
+    self_check,
+)
+
+DNS01_SETTLE: Final = 60.0
+
+
+class NotReadyError(Exception):
+    """The challenge is presented but not visible yet; the message says what was seen."""
+
+
+class SolverUnavailableError(Exception):
+    """This process cannot solve challenges of that type (e.g. no DNS-01 solver configured)."""
+
+
+@dataclass
+class ChallengeSolvers:
+    """The solvers of one controller process.
+
+    Attributes:
+        http01: the tokens the HTTP-01 responder answers with.
+        http01_check: how the HTTP-01 self-check reaches the challenge.
+        dns01: the DNS-01 solver, if this process solves DNS-01.
+        dns01_settle: seconds to wait after a passing DNS-01 check before accepting.
+        sleep: how to wait (a fake sleeper in tests).
+    """
+
+    http01: Http01Registry = field(default_factory=Http01Registry)
+    http01_check: SelfCheckOptions = field(default_factory=SelfCheckOptions)
+    dns01: DNS01Solver | None = None
+    dns01_settle: float = DNS01_SETTLE
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+
+    def _dns01(self) -> DNS01Solver:
+        if self.dns01 is None:
+            raise SolverUnavailableError("no DNS-01 solver is configured in this process")
+        return self.dns01
+
+    async def present(self, challenge: Challenge, resource_namespace: str) -> None:
+        """Publish the challenge's key.
+
+        Raises:
+            DNS01Error: the DNS record could not be written (the message is the reason).
+            SolverUnavailableError: no solver for the type.
+        """
+        if challenge.spec.type == "HTTP-01":
+            self.http01.present(challenge.spec.token, challenge.spec.key)
+            return
+        await self._dns01().present(challenge, resource_namespace)
+
+    async def check(self, challenge: Challenge) -> None:
+        """Whether the published key is visible where the CA will look.
+
+        Raises:
+            NotReadyError: not yet; the message says what the check saw.
+            SolverUnavailableError: no solver for the type.
+        """
+        if challenge.spec.type == "HTTP-01":
+            # Present is idempotent and cheap; re-run it as cert-manager does before checking.
+            self.http01.present(challenge.spec.token, challenge.spec.key)
+            try:
+                await self_check(
+                    challenge.spec.dns_name,
+                    challenge.spec.token,
+                    challenge.spec.key,
+                    self.http01_check,
+                    sleep=self.sleep,
+                )
+            except SelfCheckError as err:
+                raise NotReadyError(str(err)) from None
+            return
+        try:
+            result = await self._dns01().check(challenge)
+        except PropagationCheckError as err:
+            raise NotReadyError(f"{err} ({err.result.fqdn} TXT: {err.result.details()})") from None
+        except DNS01Error as err:
+            raise NotReadyError(str(err)) from None
+        if not result.propagated:
+            raise NotReadyError(result.reason())
+        if self.dns01_settle > 0:
+            await self.sleep(self.dns01_settle)
+
+    async def clean_up(self, challenge: Challenge, resource_namespace: str) -> None:
+        """Withdraw the key.
+
+        Raises:
+            DNS01Error: the DNS record could not be removed.
+        """
+        if challenge.spec.type == "HTTP-01":
+            self.http01.clean_up(challenge.spec.token)
+            return
+        if self.dns01 is None:
+            return  # nothing was ever presented by this process
+        await self.dns01.cleanup(challenge, resource_namespace)

@@ -1,0 +1,126 @@
+"""Helpers of the ACME end-to-end tests: certsmith serve wired to a real pebble, manifests."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import subprocess
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.procs import Serve
+from tests.peers.pebble import Pebble
+from tests.servertools import wait_until
+
+NAMESPACE = "default"
+
+
+@contextlib.contextmanager
+def serve_for_pebble(root: Path, pebble: Pebble, extra_args: Sequence[str] = ()) -> Iterator[Serve]:
+    """``certsmith serve`` answering HTTP-01 where pebble validates, self-checking through
+    pebble's DNS (challtestsrv: every name is 127.0.0.1)."""
+    (root / "logs").mkdir(parents=True, exist_ok=True)
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    serve = Serve(
+        root / "data",
+        root / "logs",
+        [
+            f"--acme-http01-listen=127.0.0.1:{pebble.http_port}",
+            f"--acme-http01-solver-nameservers={pebble.dns_server}",
+            f"--acme-http01-self-check-port={pebble.http_port}",
+            *extra_args,
+        ],
+    )
+    serve.start()
+    try:
+        yield serve
+    except BaseException:
+        print(f"certsmith serve log: {serve.log()[-20000:]}")
+        raise
+    finally:
+        serve.stop()
+
+
+def acme_issuer(
+    name: str,
+    pebble: Pebble,
+    *,
+    solvers: list[dict[str, Any]] | None = None,
+    email: str = "ops@example.test",
+    **extra: Any,
+) -> dict[str, Any]:
+    """An Issuer for ``pebble`` with an HTTP-01 solver unless ``solvers`` says otherwise."""
+    spec: dict[str, Any] = {
+        "server": pebble.directory_url,
+        "caBundle": base64.b64encode(pebble.ca_bundle).decode(),
+        "email": email,
+        "privateKeySecretRef": {"name": f"{name}-account"},
+        "solvers": solvers if solvers is not None else [{"http01": {"ingress": {}}}],
+        **extra,
+    }
+    return {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Issuer",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {"acme": spec},
+    }
+
+
+def certificate(name: str, issuer: str, dns_names: list[str], **extra: Any) -> dict[str, Any]:
+    """A Certificate for ``dns_names`` from the Issuer ``issuer``."""
+    return {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {
+            "secretName": f"{name}-tls",
+            "dnsNames": dns_names,
+            "issuerRef": {"name": issuer},
+            **extra,
+        },
+    }
+
+
+def condition(obj: dict[str, Any], type_: str = "Ready") -> dict[str, Any]:
+    """The object's condition of ``type_`` (empty when absent)."""
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == type_:
+            return dict(cond)
+    return {}
+
+
+def wait_ready(serve: Serve, kind: str, name: str, timeout: float = 90) -> dict[str, Any]:
+    """Wait until ``kind/name`` has Ready=True; returns the object."""
+    found: dict[str, Any] = {}
+
+    def ready() -> bool:
+        found.update(serve.get(kind, name, NAMESPACE))
+        return condition(found).get("status") == "True"
+
+    try:
+        wait_until(ready, timeout=timeout)
+    except AssertionError:
+        raise AssertionError(f"{kind}/{name} not Ready: {found.get('status')}") from None
+    return found
+
+
+def openssl_verify(root_pem: bytes, chain_pem: bytes, work: Path) -> str:
+    """``openssl verify`` of the chain's leaf against ``root_pem`` with the rest untrusted."""
+    root = work / "root.pem"
+    chain = work / "chain.pem"
+    root.write_bytes(root_pem)
+    chain.write_bytes(chain_pem)
+    result = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(root), "-untrusted", str(chain), str(chain)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout + result.stderr
+
+
+def secret_data(serve: Serve, name: str, key: str) -> bytes:
+    """One decoded entry of a Secret."""
+    secret = serve.get("secret", name, NAMESPACE)
+    return base64.b64decode(secret["data"][key])
