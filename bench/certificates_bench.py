@@ -1,10 +1,10 @@
 """Certificates end to end against a real ``certsmith serve`` subprocess (all controllers on).
 
 With a CA Issuer (P-256 CA) ready, 8 concurrent httpx clients in this process create N ECDSA
-P-256 Certificates at once (scenario A), then K RSA-2048 ones (scenario B); the script polls a
-list of the Certificates every 0.5 s until every one is Ready=True and checks each Secret.
+P-256 Certificates at once (scenario A), then K RSA-2048 ones (scenario B); the script watches
+the Certificates until every one is Ready=True and checks each Secret.
 Figures: Certificates per second end to end, p50/p99 from create (the POST's response) to
-the first poll that saw it Ready, the server's peak RSS (VmHWM) and its CPU seconds
+the watch event that first showed it Ready, the server's peak RSS (VmHWM) and its CPU seconds
 (utime+stime from /proc/<pid>/stat). Between the scenarios the server idles for M seconds and
 its CPU use is sampled. For B, this process measures RSA-2048 key generation with
 ``cryptography`` in a 2-process pool, and the script reports the share of the end-to-end time
@@ -51,7 +51,6 @@ from apiserver_bench import (
 )
 
 CLIENTS = 8
-POLL = 0.5
 CERTS = "/apis/cert-manager.io/v1/namespaces/{ns}/certificates"
 ISSUERS = "/apis/cert-manager.io/v1/namespaces/{ns}/issuers"
 SECRETS = "/api/v1/namespaces/{ns}/secrets"
@@ -140,6 +139,47 @@ def is_ready(obj: dict[str, Any]) -> bool:
     return False
 
 
+async def watch_ready(
+    client: httpx.AsyncClient,
+    namespace: str,
+    resource_version: str,
+    ready: dict[str, float],
+    count: int,
+    all_ready: asyncio.Event,
+) -> None:
+    """Record when each Certificate is first seen Ready=True; set ``all_ready`` at ``count``.
+
+    One watch stream, not polling: listing 10,000 Certificates twice a second would be most of
+    the server's work. A stream that ends (timeout) is resumed from the last resourceVersion.
+    """
+    while True:
+        params = {"watch": "1", "resourceVersion": resource_version, "timeoutSeconds": "3600"}
+        async with client.stream("GET", CERTS.format(ns=namespace), params=params) as stream:
+            async for line in stream.aiter_lines():
+                if not line:
+                    continue
+                event = json.loads(line)
+                obj = event["object"]
+                resource_version = obj["metadata"].get("resourceVersion", resource_version)
+                name = obj["metadata"]["name"]
+                if event["type"] in ("ADDED", "MODIFIED") and name not in ready and is_ready(obj):
+                    ready[name] = time.perf_counter()
+                    if len(ready) == count:
+                        all_ready.set()
+
+
+async def until(event: asyncio.Event, task: asyncio.Task[None]) -> None:
+    """Wait for ``event``; raise what ``task`` raised if it stops first."""
+    waiting = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiting, task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiting.cancel()
+    if not event.is_set():
+        task.result()
+        raise SystemExit("the watch of the Certificates ended")
+
+
 # --- steps ---------------------------------------------------------------------------------
 
 
@@ -187,33 +227,31 @@ async def scenario(
         expect(await client.post(CERTS.format(ns=namespace), json=bodies[i]), 201)
         created[bodies[i]["metadata"]["name"]] = time.perf_counter()
 
+    listed = await poller.get(CERTS.format(ns=namespace))
+    expect(listed, 200)
+    all_ready = asyncio.Event()
+    watching = asyncio.create_task(
+        watch_ready(
+            poller, namespace, listed.json()["metadata"]["resourceVersion"], ready, count, all_ready
+        )
+    )
     cpu_start = cpu_seconds(pid)
     start = time.perf_counter()
     creating = asyncio.create_task(concurrently(CLIENTS, count, create))
-    deadline = start + limit
-    not_ready: list[str] = []
-    while True:
-        await asyncio.sleep(POLL)
-        listed = await poller.get(CERTS.format(ns=namespace))
-        expect(listed, 200)
-        now = time.perf_counter()
-        items = listed.json()["items"]
-        for item in items:
-            name = item["metadata"]["name"]
-            if name not in ready and is_ready(item):
-                ready[name] = now
-        if creating.done() and len(ready) == count:
-            break
-        if now > deadline:
-            not_ready = [i["metadata"]["name"] for i in items if i["metadata"]["name"] not in ready]
-            example = next((i for i in items if not is_ready(i)), {})
-            raise SystemExit(
-                f"{label}: {len(ready)}/{count} Ready after {limit:.0f} s; not Ready "
-                f"e.g. {not_ready[:5]}; status of one: {json.dumps(example.get('status'))}"
-            )
+    try:
+        await asyncio.wait_for(asyncio.gather(creating, until(all_ready, watching)), limit)
+    except TimeoutError:
+        items = (await poller.get(CERTS.format(ns=namespace))).json()["items"]
+        not_ready = [i["metadata"]["name"] for i in items if not is_ready(i)]
+        example = next((i for i in items if not is_ready(i)), {})
+        raise SystemExit(
+            f"{label}: {len(ready)}/{count} Ready after {limit:.0f} s; not Ready "
+            f"e.g. {not_ready[:5]}; status of one: {json.dumps(example.get('status'))}"
+        ) from None
+    finally:
+        watching.cancel()
     took = time.perf_counter() - start
     cpu = cpu_seconds(pid) - cpu_start
-    await creating
     secrets = await poller.get(SECRETS.format(ns=namespace))
     expect(secrets, 200)
     names = {s["metadata"]["name"] for s in secrets.json()["items"]}
@@ -229,7 +267,7 @@ async def scenario(
         f"{label}: create -> Ready p50",
         statistics.median(latencies),
         "s",
-        f"first poll seeing Ready ({POLL} s polls)",
+        "watch event with Ready=True",
     )
     report.add(f"{label}: create -> Ready p99", p99, "s")
     report.add(f"{label}: server peak RSS (VmHWM)", memory["VmHWM"] / 1024, "MiB", "process peak")
@@ -289,7 +327,8 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     keygen = await asyncio.to_thread(rsa_keygen_rate, args.keygen_seconds)
     report.add("RSA-2048 keygen, 2 processes", keygen, "keys/s", "cryptography, this process")
     server = start_server(tmp / "data", tmp / "serve.log", None, controllers="*")
-    spy = start_py_spy(server, args.py_spy) if args.py_spy else None
+    whole_run = args.py_spy is not None and not args.py_spy_idle
+    spy = start_py_spy(server, args.py_spy) if whole_run else None
     try:
         limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
         async with (
@@ -306,7 +345,12 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                     args.certificates, "ECDSA", 256, args.timeout,
                 )  # fmt: skip
             if args.idle_seconds:
+                if args.py_spy is not None and args.py_spy_idle:
+                    spy = start_py_spy(server, args.py_spy)
                 await idle_cpu(server, report, args.idle_seconds)
+                if spy is not None and args.py_spy_idle:
+                    stop_py_spy(spy)
+                    spy = None
             if args.rsa:
                 took = await scenario(
                     server, client, poller, report, "B RSA-2048", "bench-rsa",
@@ -339,7 +383,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             "rsa": args.rsa,
             "idle_seconds": args.idle_seconds,
             "clients": CLIENTS,
-            "poll_seconds": POLL,
+            "ready_seen_by": "watch",
             "quick": args.quick,
         },
         "machine": facts,
@@ -358,6 +402,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="N=100, K=20, M=5 (CI smoke)")
     parser.add_argument(
         "--py-spy", type=Path, metavar="FILE", help="profile serve with py-spy (collapsed stacks)"
+    )
+    parser.add_argument(
+        "--py-spy-idle", action="store_true", help="with --py-spy: profile only the idle phase"
     )
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results")
     args = parser.parse_args()

@@ -105,6 +105,7 @@ from certsmith.controllers.certificates.state import (
     CERTIFICATE_NAME_ANNOTATION,
     FIELD_MANAGER,
     ISSUE_TEMPORARY_ANNOTATION,
+    SecretReader,
     gather,
     get_secret,
     next_revision,
@@ -291,6 +292,7 @@ class IssuingController:
             DEFAULT_INITIAL_BACKOFF,
             DEFAULT_MAXIMUM_BACKOFF,
         ),
+        secret_reader: SecretReader | None = None,
     ) -> None:
         """Create the controller.
 
@@ -303,7 +305,10 @@ class IssuingController:
             clock: the time of conditions and ``lastFailureTime``.
             backoff: (the wait after the first failed issuance, the cap), for the
                 ``RetryScheduled`` event's time.
+            secret_reader: how Secrets are read (shared with the other controllers); by
+                default with ``secrets`` telling which recent reads are current.
         """
+        self._secret_reader = secret_reader or SecretReader(client, secrets)
         self._backoff = backoff
         self._client = client
         self._certificates = certificates
@@ -476,7 +481,12 @@ class IssuingController:
 
     async def _repair(self, cert: Certificate, notes: list[Note]) -> None:
         """SPEC §5.4 issuing step 6: re-apply the Secret when the post-issuance checks fail."""
-        policy_input = await gather(self._client, self._requests, cert, self._clock.now())
+        now = self._clock.now()
+        checked = await gather(self._secret_reader, self._requests, cert, now, fresh=False)
+        if checked.secret is None or evaluate(POST_ISSUANCE_CHAIN, checked) is None:
+            return  # nothing to repair: a current recent read is enough to know that
+        # The repair writes the Secret's own data back: read it fresh.
+        policy_input = await gather(self._secret_reader, self._requests, cert, now)
         secret = policy_input.secret
         if secret is None:
             return

@@ -25,7 +25,12 @@ from certsmith.api.duration import parse_go_duration
 from certsmith.api.meta import set_condition
 from certsmith.client.protocol import KubeClient
 from certsmith.controllers.certificates.policies import READINESS_CHAIN, PolicyInput, evaluate
-from certsmith.controllers.certificates.state import gather, parse_certificate, write_status
+from certsmith.controllers.certificates.state import (
+    SecretReader,
+    gather,
+    parse_certificate,
+    write_status,
+)
 from certsmith.controllers.runtime.cache import ObjectKey
 from certsmith.controllers.runtime.informer import Informer
 from certsmith.controllers.runtime.manager import Requeue
@@ -58,7 +63,13 @@ class Readiness:
     """Writes ``Ready``, ``notBefore``, ``notAfter`` and ``renewalTime``."""
 
     def __init__(
-        self, client: KubeClient, *, certificates: Informer, requests: Informer, clock: Clock
+        self,
+        client: KubeClient,
+        *,
+        certificates: Informer,
+        requests: Informer,
+        clock: Clock,
+        secret_reader: SecretReader | None = None,
     ) -> None:
         """Create the controller.
 
@@ -67,7 +78,10 @@ class Readiness:
             certificates: the Certificate informer.
             requests: the CertificateRequest informer.
             clock: "now" for expiry and conditions.
+            secret_reader: how Secrets are read (shared with the other controllers); by
+                default every read is a GET.
         """
+        self._secret_reader = secret_reader or SecretReader(client, None)
         self._client = client
         self._certificates = certificates
         self._requests = requests
@@ -85,7 +99,8 @@ class Readiness:
         if obj is None or original is None:
             return None
         now = self._clock.now()
-        policy_input = await gather(self._client, self._requests, original, now)
+        # Only a status write follows: a current recent read will do.
+        policy_input = await gather(self._secret_reader, self._requests, original, now, fresh=False)
         cert = original.model_copy(deep=True)
         status = cert.status or CertificateStatus()
         cert.status = status

@@ -8,7 +8,12 @@ What this module decides:
 * Revisions come from the ``cert-manager.io/certificate-revision`` annotation; one that does not
   parse as a positive integer means "no revision" (the request manager deletes such requests).
 * Secrets are cached as metadata only; a controller that needs ``data`` (a key, a certificate)
-  GETs the Secret when it reconciles, so the cluster's Secret data never sits in memory.
+  reads it through :class:`SecretReader`, so the cluster's Secret data at large never sits in
+  memory. Decisions that write nothing back into a Secret (the trigger's and readiness' policy
+  checks, the post-issuance check before a repair) may reuse the data of one of the last few
+  Secrets read, when the metadata informer still shows that resourceVersion: the same view a
+  full Secret informer would give, at the cost of a small bounded LRU. Reads whose data goes
+  into a write (key, CSR, Secret repair) always GET.
 * Status writes go through ``/status`` with the resourceVersion read from the cache, once per
   reconcile and only when something changed; a 409 is an ordinary retry. Each controller owns
   only its own status fields, so concurrent controllers converge through these retries.
@@ -26,6 +31,7 @@ import asyncio
 import copy
 import datetime as dt
 import logging
+from collections import OrderedDict
 from typing import Final
 
 import pydantic
@@ -183,6 +189,60 @@ def next_key_secrets(secrets: Informer, cert: Certificate) -> list[JSONObject]:
     ]
 
 
+#: How many recently read Secrets :class:`SecretReader` keeps (a few KiB each).
+SECRET_READS_KEPT: Final = 1024
+
+
+class SecretReader:
+    """Reads Secrets with their data: a GET, or a recent read the informer says is current."""
+
+    def __init__(
+        self, client: KubeClient, secrets: Informer | None, *, size: int = SECRET_READS_KEPT
+    ) -> None:
+        """Read through ``client``; ``secrets`` (metadata-only) tells which reads are current.
+
+        Without ``secrets``, or with ``size`` 0, every read is a GET.
+        """
+        self._client = client
+        self._secrets = secrets
+        self._size = size
+        self._recent: OrderedDict[tuple[str, str], tuple[str, JSONObject]] = OrderedDict()
+        self.gets = 0  # GETs sent; for tests and the benchmark
+
+    async def get(self, namespace: str, name: str, *, fresh: bool = True) -> Secret | None:
+        """The Secret, or ``None`` when it does not exist.
+
+        Args:
+            namespace: the Secret's namespace.
+            name: its name.
+            fresh: GET it even if a recent read is still current (for data written back).
+
+        Raises:
+            certsmith.client.errors.ApiError: any failure other than 404 (retried by the caller).
+        """
+        key = (namespace, name)
+        if not fresh and self._secrets is not None:
+            cached = self._secrets.cache.get(namespace, name)
+            version = ((cached or {}).get("metadata") or {}).get("resourceVersion")
+            recent = self._recent.get(key)
+            if version and recent is not None and recent[0] == version:
+                self._recent.move_to_end(key)
+                return Secret.from_dict(recent[1])
+        self.gets += 1
+        try:
+            obj = await self._client.get(SECRETS, namespace, name)
+        except NotFound:
+            self._recent.pop(key, None)
+            return None
+        version = (obj.get("metadata") or {}).get("resourceVersion")
+        if version and self._size > 0:
+            self._recent[key] = (str(version), obj)
+            self._recent.move_to_end(key)
+            while len(self._recent) > self._size:
+                self._recent.popitem(last=False)
+        return Secret.from_dict(obj)
+
+
 async def get_secret(client: KubeClient, namespace: str, name: str) -> Secret | None:
     """GET a Secret with its data; ``None`` when it does not exist.
 
@@ -265,6 +325,8 @@ __all__ = [
     "NEXT_PRIVATE_KEY_LABEL",
     "PRIVATE_KEY_SECRET_ANNOTATION",
     "REVISION_ANNOTATION",
+    "SECRET_READS_KEPT",
+    "SecretReader",
     "certificate_informer",
     "certificates_by_secret_name",
     "certificates_for_owned",
@@ -286,15 +348,22 @@ __all__ = [
 
 
 async def gather(
-    client: KubeClient, requests: Informer, cert: Certificate, now: dt.datetime
+    secrets: SecretReader,
+    requests: Informer,
+    cert: Certificate,
+    now: dt.datetime,
+    *,
+    fresh: bool = True,
 ) -> PolicyInput:
-    """The policy chains' input: the Secret (GET, with data), current and next request.
+    """The policy chains' input: the Secret (with data), current and next request.
+
+    ``fresh=False`` lets the Secret come from a recent read still current (decisions only).
 
     Raises:
         RetryLater: more than one owned request claims the current or the next revision.
         certsmith.client.errors.ApiError: reading the Secret failed.
     """
-    secret = await get_secret(client, cert.namespace, cert.spec.secret_name)
+    secret = await secrets.get(cert.namespace, cert.spec.secret_name, fresh=fresh)
     owned = owned_requests(requests, cert)
     revision = cert.status.revision if cert.status is not None else None
     current = requests_of_revision(owned, revision) if revision else []

@@ -30,6 +30,7 @@ from certsmith.controllers.certificates.ownership import secret_owner
 from certsmith.controllers.certificates.policies import TRIGGER_CHAIN, PolicyInput, evaluate
 from certsmith.controllers.certificates.requestmanager import stale_fields
 from certsmith.controllers.certificates.state import (
+    SecretReader,
     certificates_writing,
     gather,
     parse_certificate,
@@ -88,6 +89,7 @@ class Trigger:
             DEFAULT_INITIAL_BACKOFF,
             DEFAULT_MAXIMUM_BACKOFF,
         ),
+        secret_reader: SecretReader | None = None,
     ) -> None:
         """Create the controller.
 
@@ -98,7 +100,10 @@ class Trigger:
             recorder: where Events go.
             clock: "now" for backoff, renewal and conditions.
             backoff: (the wait after the first failed issuance, the cap).
+            secret_reader: how Secrets are read (shared with the other controllers); by
+                default every read is a GET.
         """
+        self._secret_reader = secret_reader or SecretReader(client, None)
         self._backoff = backoff
         self._client = client
         self._certificates = certificates
@@ -121,7 +126,8 @@ class Trigger:
         if is_true(status.conditions, ConditionType.ISSUING):
             return None
         now = self._clock.now()
-        policy_input = await gather(self._client, self._requests, original, now)
+        # Only a decision (and a status write) follows: a current recent read will do.
+        policy_input = await gather(self._secret_reader, self._requests, original, now, fresh=False)
         if not self._owns_secret(original, policy_input):
             return Requeue.at(NOT_OWNER_RECHECK)
 

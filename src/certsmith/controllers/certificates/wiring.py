@@ -25,6 +25,7 @@ from certsmith.controllers.certificates.readiness import Readiness
 from certsmith.controllers.certificates.requestmanager import RequestManager
 from certsmith.controllers.certificates.revisionmanager import RevisionManager
 from certsmith.controllers.certificates.state import (
+    SecretReader,
     certificate_informer,
     certificates_for_owned,
     certificates_for_secret,
@@ -58,6 +59,7 @@ class Deps:
     informers: SharedInformers
     recorder: EventRecorder
     clock: Clock
+    secret_reader: SecretReader
     backoff: tuple[dt.timedelta, dt.timedelta] = field(default=DEFAULT_BACKOFF)
 
 
@@ -69,12 +71,17 @@ def _trigger(d: Deps) -> Reconcile:
         recorder=d.recorder,
         clock=d.clock,
         backoff=d.backoff,
+        secret_reader=d.secret_reader,
     ).reconcile
 
 
 def _readiness(d: Deps) -> Reconcile:
     return Readiness(
-        d.client, certificates=d.certificates, requests=d.informers.requests, clock=d.clock
+        d.client,
+        certificates=d.certificates,
+        requests=d.informers.requests,
+        clock=d.clock,
+        secret_reader=d.secret_reader,
     ).reconcile
 
 
@@ -105,6 +112,7 @@ def _issuing(d: Deps) -> Reconcile:
         recorder=d.recorder,
         clock=d.clock,
         backoff=d.backoff,
+        secret_reader=d.secret_reader,
     ).reconcile
 
 
@@ -143,7 +151,9 @@ def build_certificate_controllers(
     if not names:
         return []
     certificates = certificate_informer(client, namespace=informers.namespace, sleep=sleep)
-    deps = Deps(client, certificates, informers, recorder, clock, backoff)
+    # One reader for all: the trigger's read of a Secret serves readiness and issuing too.
+    reader = SecretReader(client, informers.secrets)
+    deps = Deps(client, certificates, informers, recorder, clock, reader, backoff)
     controllers: list[Controller] = []
     for name in names:
         queue: WorkQueue[ObjectKey] = WorkQueue(
