@@ -6,6 +6,7 @@ import ipaddress
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -21,7 +22,7 @@ from certsmith.acme import (
     Status,
     dns01_record_name,
 )
-from tests.peers.pebble import ChallTestSrv, Http01Responder
+from tests.peers.pebble import ChallTestSrv, Http01Responder, Pebble, http01_responder
 
 
 def account_key() -> ec.EllipticCurvePrivateKey:
@@ -29,8 +30,10 @@ def account_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def csr_der(identifiers: Sequence[Identifier]) -> bytes:
-    """A CSR (DER) for the identifiers, with a fresh P-256 key."""
+def csr_der(
+    identifiers: Sequence[Identifier], key: ec.EllipticCurvePrivateKey | None = None
+) -> bytes:
+    """A CSR (DER) for the identifiers, with ``key`` or a fresh P-256 key."""
     names: list[x509.GeneralName] = []
     for ident in identifiers:
         if ident.type == "ip":
@@ -41,7 +44,7 @@ def csr_der(identifiers: Sequence[Identifier]) -> bytes:
         x509.CertificateSigningRequestBuilder()
         .subject_name(x509.Name([]))
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())
+        .sign(key or ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())
     )
     return csr.public_bytes(serialization.Encoding.DER)
 
@@ -122,3 +125,13 @@ def openssl_verify(chain: CertificateChain, root_pem: bytes, tmp: Path) -> str:
         timeout=60,
     )
     return result.stdout + result.stderr
+
+
+async def issue_http01(
+    client: AcmeClient, pebble: Pebble, identifiers: Sequence[Identifier], **order_options: Any
+) -> tuple[Order, CertificateChain]:
+    """Order ``identifiers``, solve by HTTP-01 on pebble's ``http_port``, finalize, download."""
+    async with http01_responder(pebble.http_port) as responder:
+        order = await client.new_order(identifiers, **order_options)
+        await authorize(client, order, responder=responder)
+        return await finalize(client, order)

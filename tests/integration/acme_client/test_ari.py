@@ -7,19 +7,15 @@ import datetime as dt
 import pytest
 
 from certsmith.acme import AcmeClient, AriNotSupportedError, Identifier, ari_cert_id
-from tests.integration.acme_client.flows import account_key, authorize, finalize
+from tests.integration.acme_client.flows import account_key, issue_http01
 from tests.peers.arishim import running_arishim
-from tests.peers.pebble import http01_responder
 
 START = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)
 END = dt.datetime(2030, 1, 2, 12, 0, tzinfo=dt.UTC)
 
 
 async def _issue(client: AcmeClient, pebble, name: str, replaces: str | None = None):
-    async with http01_responder(pebble.http_port) as responder:
-        order = await client.new_order([Identifier.dns(name)], replaces=replaces)
-        await authorize(client, order, responder=responder)
-        return await finalize(client, order)
+    return await issue_http01(client, pebble, [Identifier.dns(name)], replaces=replaces)
 
 
 async def test_renewal_info_window_is_parsed(pebble):

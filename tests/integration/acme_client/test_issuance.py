@@ -3,23 +3,29 @@ problem documents, alternate chains, revocation, and what the request observer s
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from certsmith.acme import (
     AcmeClient,
     AcmeProblem,
     ChallengeType,
     Identifier,
+    NetworkError,
     Status,
     preferred_chain,
 )
 from certsmith.acme.problems import ALREADY_REVOKED
+from tests import pkitools
 from tests.integration.acme_client.flows import (
     account_key,
     authorize,
     csr_der,
     finalize,
+    issue_http01,
     openssl_verify,
 )
 from tests.peers.pebble import http01_responder
@@ -60,11 +66,9 @@ async def test_dns01_issues_a_wildcard(pebble, tmp_path):
 
 
 async def test_ip_identifier_by_http01(pebble, tmp_path):
-    async with _client(pebble) as client, http01_responder(pebble.http_port) as responder:
+    async with _client(pebble) as client:
         await client.register_account()
-        order = await client.new_order([Identifier.ip("127.0.0.1")])
-        await authorize(client, order, responder=responder)
-        order, chain = await finalize(client, order)
+        order, chain = await issue_http01(client, pebble, [Identifier.ip("127.0.0.1")])
     assert order.identifiers == (Identifier.ip("127.0.0.1"),)
     assert "OK" in openssl_verify(chain, pebble.root_pem(), tmp_path)
 
@@ -72,14 +76,9 @@ async def test_ip_identifier_by_http01(pebble, tmp_path):
 async def test_half_the_nonces_rejected_still_issues(pebble_factory, tmp_path):
     pebble = pebble_factory(nonce_reject=50)
     seen: list[tuple[str, str, str, str, int, float]] = []
-    async with (
-        _client(pebble, observer=lambda *labels: seen.append(labels)) as client,
-        http01_responder(pebble.http_port) as responder,
-    ):
+    async with _client(pebble, observer=lambda *labels: seen.append(labels)) as client:
         await client.register_account()
-        order = await client.new_order([Identifier.dns("nonces.example.test")])
-        await authorize(client, order, responder=responder)
-        order, chain = await finalize(client, order)
+        _, chain = await issue_http01(client, pebble, [Identifier.dns("nonces.example.test")])
     assert "OK" in openssl_verify(chain, pebble.root_pem(), tmp_path)
     # The run really met badNonce refusals (a 400 POST), and got through them.
     assert any(label[3] == "POST" and label[4] == 400 for label in seen)
@@ -153,11 +152,9 @@ async def test_finalize_before_ready_is_order_not_ready(pebble):
 
 
 async def test_revoke_by_account_then_again_is_already_revoked(pebble):
-    async with _client(pebble) as client, http01_responder(pebble.http_port) as responder:
+    async with _client(pebble) as client:
         await client.register_account()
-        order = await client.new_order([Identifier.dns("revoke.example.test")])
-        await authorize(client, order, responder=responder)
-        _, chain = await finalize(client, order)
+        _, chain = await issue_http01(client, pebble, [Identifier.dns("revoke.example.test")])
         leaf = chain.certificates[0]
         await client.revoke_certificate(leaf, reason=4)
         with pytest.raises(AcmeProblem) as info:
@@ -167,11 +164,9 @@ async def test_revoke_by_account_then_again_is_already_revoked(pebble):
 
 async def test_preferred_chain_selects_the_alternate_root(pebble_factory, tmp_path):
     pebble = pebble_factory(alternate_roots=1)
-    async with _client(pebble) as client, http01_responder(pebble.http_port) as responder:
+    async with _client(pebble) as client:
         await client.register_account()
-        order = await client.new_order([Identifier.dns("chains.example.test")])
-        await authorize(client, order, responder=responder)
-        order, default = await finalize(client, order)
+        order, default = await issue_http01(client, pebble, [Identifier.dns("chains.example.test")])
         assert order.certificate is not None
         url = order.certificate
         chains = await client.fetch_certificate_chains(url)
@@ -188,14 +183,9 @@ async def test_preferred_chain_selects_the_alternate_root(pebble_factory, tmp_pa
 
 async def test_observer_sees_every_exchange_with_cert_managers_labels(pebble):
     seen: list[tuple[str, str, str, str, int, float]] = []
-    async with (
-        _client(pebble, observer=lambda *labels: seen.append(labels)) as client,
-        http01_responder(pebble.http_port) as responder,
-    ):
+    async with _client(pebble, observer=lambda *labels: seen.append(labels)) as client:
         await client.register_account()
-        order = await client.new_order([Identifier.dns("observed.example.test")])
-        await authorize(client, order, responder=responder)
-        await finalize(client, order)
+        await issue_http01(client, pebble, [Identifier.dns("observed.example.test")])
     host = pebble.directory_url.split("/")[2]
     assert {(s[0], s[1]) for s in seen} == {("https", host)}
     assert {s[2] for s in seen} >= {
@@ -211,3 +201,63 @@ async def test_observer_sees_every_exchange_with_cert_managers_labels(pebble):
     assert {s[3] for s in seen} <= {"GET", "HEAD", "POST"}
     assert all(200 <= s[4] < 300 for s in seen)
     assert all(s[5] >= 0 for s in seen)
+
+
+async def test_not_after_is_sent_and_honoured(pebble):
+    not_after = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=5)).replace(microsecond=0)
+    async with _client(pebble) as client:
+        await client.register_account()
+        order, chain = await issue_http01(
+            client, pebble, [Identifier.dns("duration.example.test")], not_after=not_after
+        )
+    assert order.not_after == not_after
+    assert chain.certificates[0].not_valid_after_utc == not_after
+
+
+async def test_certificate_validity_period_is_configurable(pebble_factory):
+    pebble = pebble_factory(validity_seconds=3600)
+    async with _client(pebble) as client:
+        await client.register_account()
+        _, chain = await issue_http01(client, pebble, [Identifier.dns("short.example.test")])
+    leaf = chain.certificates[0]
+    lifetime = leaf.not_valid_after_utc - leaf.not_valid_before_utc
+    assert dt.timedelta(minutes=59) <= lifetime <= dt.timedelta(minutes=61)
+
+
+async def test_revoke_signed_by_the_certificate_key(pebble):
+    cert_key = ec.generate_private_key(ec.SECP256R1())
+    async with _client(pebble) as client:
+        await client.register_account()
+        identifiers = [Identifier.dns("keyrevoke.example.test")]
+        async with http01_responder(pebble.http_port) as responder:
+            order = await client.new_order(identifiers)
+            await authorize(client, order, responder=responder)
+        order = await client.wait_order(order.url)
+        order = await client.finalize_order(order, csr_der(identifiers, cert_key))
+        order = await client.wait_order(order.url)
+        assert order.certificate is not None
+        leaf = (await client.fetch_certificate(order.certificate)).certificates[0]
+    # Another account's client: only the certificate's own key can authorise this.
+    async with _client(pebble) as stranger:
+        await stranger.register_account()
+        with pytest.raises(AcmeProblem) as refused:
+            await stranger.revoke_certificate(leaf)
+        assert refused.value.problem.short_type == "unauthorized"
+        await stranger.revoke_certificate(leaf, reason=1, certificate_key=cert_key)
+        with pytest.raises(AcmeProblem) as info:
+            await stranger.revoke_certificate(leaf, certificate_key=cert_key)
+    assert info.value.problem.is_type(ALREADY_REVOKED)
+
+
+async def test_an_untrusted_server_certificate_is_a_network_error(pebble):
+    other_ca = pkitools.pem(pkitools.make_root("someone else")[0])
+    async with AcmeClient(pebble.directory_url, account_key(), ca_bundle=other_ca) as client:
+        with pytest.raises(NetworkError, match="CERTIFICATE_VERIFY_FAILED"):
+            await client.directory()
+
+
+async def test_skip_tls_verify_talks_to_an_untrusted_server(pebble):
+    async with AcmeClient(pebble.directory_url, account_key(), skip_tls_verify=True) as client:
+        directory = await client.directory()
+    assert directory.renewal_info is None
+    assert directory.new_order.startswith("https://127.0.0.1:")
