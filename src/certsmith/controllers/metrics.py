@@ -239,7 +239,11 @@ def queue_families(controllers: Iterable[Controller]) -> list[Metric]:
 
 
 class ControllerCollector(Collector):
-    """Every cache-read family of one manager's controllers, built when scraped."""
+    """Every cache-read family of one manager's controllers, built when scraped.
+
+    :meth:`collect` may run in a worker thread (the ``/metrics`` handler renders there), so it
+    only reads: a snapshot list of each cache, objects the cache never mutates, queue sizes.
+    """
 
     def __init__(
         self,

@@ -288,19 +288,18 @@ def _counter(
 
 def _number(value: float) -> str:
     """A sample value as the text format spells it (``+Inf``, ``NaN``, ``0.25``)."""
+    if math.isfinite(value):
+        return repr(float(value))
     if math.isnan(value):
         return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value))
+    return "+Inf" if value > 0 else "-Inf"
 
 
 def _escape_help(text: str) -> str:
     return text.replace("\\", r"\\").replace("\n", r"\n")
 
 
-def _escape_value(text: str) -> str:
-    return text.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+_VALUE_ESCAPES: Final = str.maketrans({"\\": r"\\", "\n": r"\n", '"': r"\""})
 
 
 _TYPES: Final = {
@@ -324,6 +323,7 @@ def render(families: Iterable[Metric]) -> bytes:
     are left out.
     """
     lines: list[str] = []
+    escapes = _VALUE_ESCAPES
     for family in families:
         name = family.name
         if family.type == "counter" and any(s.name == f"{name}_total" for s in family.samples):
@@ -332,12 +332,17 @@ def render(families: Iterable[Metric]) -> bytes:
             name = f"{name}_info"
         lines.append(f"# HELP {name} {_escape_help(family.documentation)}\n")
         lines.append(f"# TYPE {name} {_TYPES.get(family.type, 'untyped')}\n")
+        skipped = (f"{family.name}_created", f"{family.name}_gsum")
+        # The loop below runs once per series (tens of thousands with many Certificates), so
+        # it stays flat: one translate per label value, one f-string per line.
         for sample in family.samples:
-            if sample.name in (f"{family.name}_created", f"{family.name}_gsum"):
+            if sample.name in skipped:
                 continue
-            labels = ",".join(f'{k}="{_escape_value(v)}"' for k, v in sample.labels.items())
-            selector = f"{{{labels}}}" if labels else ""
-            lines.append(f"{sample.name}{selector} {_number(sample.value)}\n")
+            if sample.labels:
+                pairs = [f'{k}="{v.translate(escapes)}"' for k, v in sample.labels.items()]
+                lines.append(f"{sample.name}{{{','.join(pairs)}}} {_number(sample.value)}\n")
+            else:
+                lines.append(f"{sample.name} {_number(sample.value)}\n")
     return "".join(lines).encode()
 
 

@@ -8,6 +8,7 @@ handlers are mounted on ``certsmith serve``'s API port, behind its authenticatio
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
@@ -34,10 +35,19 @@ def parse_listen_address(value: str) -> tuple[str, int] | None:
 
 
 def metrics_handler(metrics: Metrics) -> Handler:
-    """A handler rendering ``metrics`` (everything registered) in the text format."""
+    """A handler rendering ``metrics`` (everything registered) in the text format.
+
+    Rendering runs in a worker thread: with 10,000 Certificates a scrape is ~70,000 series and
+    most of a second of CPU, which on the event loop would stall the API server and the
+    controllers for that long (measured: 1 s of loop lag inline, ~0.1 s threaded on a busy
+    machine). The collectors only read: a cache snapshot (``list`` of a dict's values, one C
+    call under the GIL) of objects the cache never mutates, queue lengths, and the inline
+    families under their lock.
+    """
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+        body = await asyncio.to_thread(metrics.render)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     return handle
 
