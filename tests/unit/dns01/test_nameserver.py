@@ -33,7 +33,8 @@ def test_parse_nameserver_accepts_host_and_optional_port(text, expected):
         ("[2001:db8::53", "is not of the form host[:port]"),
         ("[2001:db8::53]x", "is not of the form host[:port]"),
         ("fe80::1::2:53", "is not of the form host[:port]"),
-        ("https://dns.example/dns-query", "DNS-over-HTTPS is not supported"),
+        ("https://", "must be in the format https://<DoH RFC 8484 server address>"),
+        ("https://dns.example:99999/", "is not a valid URL"),
     ],
 )
 def test_parse_nameserver_rejects_malformed_addresses(text, problem):

@@ -2,8 +2,9 @@
 
 Addresses are written the way cert-manager's flags and fields take them: ``10.0.0.53``,
 ``10.0.0.53:5353``, ``[2001:db8::53]:53``, ``[2001:db8::53]`` or ``ns1.example.com:53``; the
-port defaults to 53. Hostnames are resolved when a query is sent (:func:`resolve_address`),
-through the system resolver in a worker thread, so the event loop never blocks.
+port defaults to 53. An ``https://`` URL is a DNS-over-HTTPS server (RFC 8484). Hostnames are
+resolved when a query is sent (:func:`resolve_address`), through the system resolver in a
+worker thread, so the event loop never blocks.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,12 +36,15 @@ DEFAULT_PORT: Final = 53
 
 @dataclass(frozen=True)
 class Nameserver:
-    """One DNS server: an IP address or hostname and a port."""
+    """One DNS server: an IP address or hostname and a port, or a DNS-over-HTTPS ``url``."""
 
     host: str
     port: int = DEFAULT_PORT
+    url: str | None = None
 
     def __str__(self) -> str:
+        if self.url is not None:
+            return self.url
         if ":" in self.host:
             return f"[{self.host}]:{self.port}"
         return f"{self.host}:{self.port}"
@@ -50,7 +55,10 @@ FALLBACK_NAMESERVERS: Final = (Nameserver("8.8.8.8"), Nameserver("8.8.4.4"))
 
 
 def parse_nameserver(text: str) -> Nameserver:
-    """Parse ``host``, ``host:port``, ``[v6]`` or ``[v6]:port`` (a bare IPv6 address also works).
+    """Parse a nameserver address.
+
+    ``host``, ``host:port``, ``[v6]`` or ``[v6]:port`` (a bare IPv6 address also works), or a
+    DNS-over-HTTPS ``https://host[:port]/path`` URL.
 
     Raises:
         DNS01ConfigError: the text is not such an address (the message quotes it).
@@ -58,10 +66,7 @@ def parse_nameserver(text: str) -> Nameserver:
     value = text.strip()
     host, port_text = value, ""
     if value.startswith("https://"):
-        raise DNS01ConfigError(
-            f'nameserver "{text}": DNS-over-HTTPS is not supported by certsmith\'s DNS-01 '
-            "solver; give the server as <ip address>:<port>"
-        )
+        return _parse_doh(text, value)
     if value.startswith("["):
         end = value.find("]")
         rest = value[end + 1 :] if end > 0 else ""
@@ -79,6 +84,19 @@ def parse_nameserver(text: str) -> Nameserver:
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise DNS01ConfigError(f'nameserver "{text}" has an invalid port "{port_text}"')
     return Nameserver(host, int(port_text))
+
+
+def _parse_doh(text: str, value: str) -> Nameserver:
+    try:
+        parsed = urllib.parse.urlsplit(value)
+        port = parsed.port or 443
+    except ValueError as err:
+        raise DNS01ConfigError(f'nameserver "{text}" is not a valid URL: {err}') from None
+    if not parsed.hostname:
+        raise DNS01ConfigError(
+            f'nameserver "{text}" must be in the format https://<DoH RFC 8484 server address>'
+        )
+    return Nameserver(parsed.hostname, port, url=value)
 
 
 def parse_nameservers(texts: Sequence[str]) -> tuple[Nameserver, ...]:

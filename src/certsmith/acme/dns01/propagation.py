@@ -169,7 +169,7 @@ async def _ask(label: str, client: DNSClient, fqdn: str, *, recursive: bool) -> 
         answer = await client.query(fqdn, dns.rdatatype.TXT, recursive=recursive)
     except DNSQueryError as err:
         # The error names the address(es) tried; the label adds which NS they belong to.
-        return ServerAnswer(label or str(client), "", error=str(err))
+        return ServerAnswer(label or ", ".join(map(str, client.servers)), "", error=str(err))
     values = tuple(
         b"".join(rdata.strings).decode("utf-8", "replace")
         for rrset in answer.message.answer

@@ -19,6 +19,7 @@ any, else the operator's recursive nameservers (``/etc/resolv.conf`` by default)
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,8 @@ class DNS01Settings:
         query_timeout: seconds to wait for each DNS answer.
         update_timeout: seconds to wait for each RFC 2136 UPDATE reply.
         exec_commands: scripts the exec provider may run, by the name Issuers use.
+        doh_ssl_context: how DNS-over-HTTPS nameservers (``https://`` URLs) are verified;
+            ``None`` trusts the system's CAs.
     """
 
     recursive_nameservers: tuple[Nameserver, ...] = ()
@@ -83,6 +86,7 @@ class DNS01Settings:
     query_timeout: float = 10.0
     update_timeout: float = 10.0
     exec_commands: Mapping[str, Path] = field(default_factory=dict)
+    doh_ssl_context: ssl.SSLContext | None = None
 
     @classmethod
     def from_flags(
@@ -126,7 +130,7 @@ class DNS01Solver:
             DNS01ConfigError: a solver nameserver is not ``host[:port]``.
         """
         servers = parse_nameservers(dns01.nameservers or ()) or self._recursive
-        return DNSClient(tuple(servers), self.settings.query_timeout)
+        return DNSClient(tuple(servers), self.settings.query_timeout, self.settings.doh_ssl_context)
 
     def provider(self, dns01: ACMEChallengeSolverDNS01) -> DNS01Provider:
         """The provider the solver config selects.
