@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from aiohttp import web
 from tests.peers.pebble import Pebble
 from tests.servertools import free_port
@@ -202,3 +203,10 @@ async def running_arishim(pebble: Pebble, **kwargs: Any) -> AsyncIterator[AriShi
         yield shim
     finally:
         await shim.stop()
+
+
+@pytest.fixture
+async def ari_shim(pebble: Pebble) -> AsyncIterator[AriShim]:
+    """An :class:`AriShim` in front of the session pebble, for one test."""
+    async with running_arishim(pebble) as shim:
+        yield shim

@@ -83,17 +83,16 @@ class AccountKey:
     def __init__(self, key: AccountPrivateKey) -> None:
         if isinstance(key, rsa.RSAPrivateKey):
             self._alg: JWASignature = RS256
-            self._jwk: JWK = JWKRSA(key=key.public_key())
         elif isinstance(key, ec.EllipticCurvePrivateKey):
             alg = _EC_ALGORITHMS.get(key.curve.name)
             if alg is None:
                 raise AccountKeyError(f"EC curve {key.curve.name} cannot sign ACME requests")
             self._alg = alg
-            self._jwk = JWKEC(key=key.public_key())
         else:
             raise AccountKeyError(
                 f"{type(key).__name__} cannot sign ACME requests (use RSA or ECDSA)"
             )
+        self._jwk: JWK = public_jwk(key.public_key())
         self._key = key
         self._thumbprint = b64url(self._jwk.thumbprint())
 

@@ -18,11 +18,9 @@ async def _issue(client: AcmeClient, pebble, name: str, replaces: str | None = N
     return await issue_http01(client, pebble, [Identifier.dns(name)], replaces=replaces)
 
 
-async def test_renewal_info_window_is_parsed(pebble):
-    async with (
-        running_arishim(pebble) as shim,
-        AcmeClient(shim.directory_url, account_key(), ca_bundle=pebble.ca_bundle) as c,
-    ):
+async def test_renewal_info_window_is_parsed(pebble, ari_shim):
+    shim = ari_shim
+    async with AcmeClient(shim.directory_url, account_key(), ca_bundle=pebble.ca_bundle) as c:
         await c.register_account()
         _, chain = await _issue(c, pebble, "ari.example.test")
         leaf = chain.certificates[0]
