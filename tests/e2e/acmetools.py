@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import http.server
 import subprocess
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -124,3 +126,31 @@ def secret_data(serve: Serve, name: str, key: str) -> bytes:
     """One decoded entry of a Secret."""
     secret = serve.get("secret", name, NAMESPACE)
     return base64.b64decode(secret["data"][key])
+
+
+@contextlib.contextmanager
+def static_http_server(port: int, body: bytes) -> Iterator[None]:
+    """A plain-HTTP server on 127.0.0.1:``port`` answering 200 ``body`` to every GET.
+
+    It runs in a thread, so the blocking waits of the e2e tests do not stall it.
+    """
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()

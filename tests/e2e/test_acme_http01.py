@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,10 +21,12 @@ from tests.e2e.acmetools import (
     openssl_verify,
     secret_data,
     serve_for_pebble,
+    static_http_server,
     wait_ready,
 )
+from tests.e2e.procs import Serve
 from tests.peers.pebble import pebble_available, running_pebble
-from tests.servertools import wait_until
+from tests.servertools import free_port, wait_until
 
 pytestmark = pytest.mark.skipif(not pebble_available(), reason="Debian's pebble is not installed")
 
@@ -62,3 +65,157 @@ def test_http01_certificate_is_issued_by_pebble_with_a_verifiable_chain_and_no_c
         assert order["metadata"]["ownerReferences"][0]["name"] == "web-1"
         assert base64.b64decode(order["status"]["certificate"]) == chain
         wait_until(lambda: serve.list("challenge", NAMESPACE) == [], timeout=30)
+
+
+def _challenge(serve: Serve) -> dict[str, Any]:
+    found: list[dict[str, Any]] = []
+
+    def one() -> bool:
+        found[:] = serve.list("challenge", NAMESPACE)
+        return len(found) == 1
+
+    wait_until(one, timeout=60)
+    return found[0]
+
+
+def test_wrong_http01_body_is_reported_on_the_challenge_and_nothing_is_issued(
+    tmp_path: Path,
+) -> None:
+    wrong = free_port()
+    with (
+        running_pebble(tmp_path / "pebble") as pebble,
+        static_http_server(wrong, b"not-the-key"),
+        serve_for_pebble(
+            tmp_path / "certsmith",
+            pebble,
+            [f"--acme-http01-self-check-port={wrong}", "--acme-http01-listen=0"],
+        ) as serve,
+    ):
+        serve.apply(acme_issuer("le", pebble))
+        wait_ready(serve, "issuer", "le")
+        serve.apply(certificate("web", "le", ["web.example.test"]))
+        challenge = _challenge(serve)
+
+        def reported() -> bool:
+            reason = (
+                serve.get("challenge", challenge["metadata"]["name"], NAMESPACE).get("status") or {}
+            ).get("reason") or ""
+            return reason.startswith(
+                "Waiting for HTTP-01 challenge propagation: did not get expected response"
+            )
+
+        wait_until(reported, timeout=60)
+        current = serve.get("challenge", challenge["metadata"]["name"], NAMESPACE)
+        reason = current["status"]["reason"]
+        assert f'"{challenge["spec"]["key"]}"' in reason
+        assert f"http://web.example.test:{wrong}/.well-known/acme-challenge/" in reason
+        assert 'got "not-the-key"' in reason
+        assert current["status"]["state"] == "pending"
+        assert current["status"]["presented"] is True
+        order = serve.list("order", NAMESPACE)[0]
+        assert order["status"]["state"] == "pending"
+        assert "certificate" not in order["status"]
+        assert "certificate" not in (serve.get("certificaterequest", "web-1", NAMESPACE)["status"])
+
+
+def test_common_name_missing_from_dns_names_fails_the_request(tmp_path: Path) -> None:
+    with (
+        running_pebble(tmp_path / "pebble") as pebble,
+        serve_for_pebble(tmp_path / "certsmith", pebble) as serve,
+    ):
+        serve.apply(acme_issuer("le", pebble))
+        wait_ready(serve, "issuer", "le")
+        serve.apply(certificate("web", "le", ["web.example.test"], commonName="other.example.test"))
+
+        def failed() -> bool:
+            request = serve.get("certificaterequest", "web-1", NAMESPACE)
+            return condition(request).get("reason") == "Failed"
+
+        wait_until(failed, timeout=60)
+        message = condition(serve.get("certificaterequest", "web-1", NAMESPACE))["message"]
+        assert message == (
+            "The CSR PEM requests a commonName that is not present in the list of dnsNames or "
+            "ipAddresses. If a commonName is set, ACME requires that the value is also present "
+            'in the list of dnsNames or ipAddresses: "other.example.test" does not exist in '
+            "[web.example.test] or []"
+        )
+        assert serve.list("order", NAMESPACE) == []
+
+
+def test_order_that_becomes_invalid_fails_the_request_with_the_servers_reason(
+    tmp_path: Path,
+) -> None:
+    with (
+        running_pebble(tmp_path / "pebble") as pebble,
+        serve_for_pebble(tmp_path / "certsmith", pebble, ["--acme-http01-listen=0"]) as serve,
+    ):
+        # No responder and no self-check: pebble's validation finds nothing to connect to.
+        solvers = [{"http01": {"ingress": {}}, "waitInsteadOfSelfCheck": "1s"}]
+        serve.apply(acme_issuer("le", pebble, solvers=solvers))
+        wait_ready(serve, "issuer", "le")
+        serve.apply(certificate("web", "le", ["web.example.test"]))
+
+        def failed() -> bool:
+            request = serve.get("certificaterequest", "web-1", NAMESPACE)
+            return condition(request).get("reason") == "Failed"
+
+        wait_until(failed, timeout=90)
+        order = serve.list("order", NAMESPACE)[0]
+        assert order["status"]["state"] == "invalid"
+        assert "failureTime" in order["status"]
+        message = condition(serve.get("certificaterequest", "web-1", NAMESPACE))["message"]
+        assert message.startswith(
+            f'Failed to wait for order resource "{order["metadata"]["name"]}" to become ready: '
+            'order is in "invalid" state: '
+        )
+        assert order["status"]["reason"] in message
+        assert "connection refused" in message.lower() or "connect" in message.lower(), message
+
+
+@pytest.mark.parametrize("nonce_reject", [50])
+def test_issuance_succeeds_while_pebble_rejects_nonces_at_random(
+    tmp_path: Path, nonce_reject: int
+) -> None:
+    with (
+        running_pebble(tmp_path / "pebble", nonce_reject=nonce_reject) as pebble,
+        serve_for_pebble(tmp_path / "certsmith", pebble) as serve,
+    ):
+        serve.apply(acme_issuer("le", pebble))
+        wait_ready(serve, "issuer", "le")
+        serve.apply(certificate("web", "le", ["web.example.test", "www.example.test"]))
+        wait_ready(serve, "certificate", "web", timeout=120)
+        chain = secret_data(serve, "web-tls", "tls.crt")
+        assert ": OK" in openssl_verify(pebble.root_pem(), chain, tmp_path)
+
+
+def test_external_account_binding_registers_with_pebbles_eab_keys(tmp_path: Path) -> None:
+    with (
+        running_pebble(tmp_path / "pebble", eab=True) as pebble,
+        serve_for_pebble(tmp_path / "certsmith", pebble) as serve,
+    ):
+        key_id, mac_key = next(iter(pebble.eab_keys.items()))
+        serve.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "eab", "namespace": NAMESPACE},
+                "stringData": {"secret": mac_key},
+            }
+        )
+        binding = {"keyID": key_id, "keySecretRef": {"name": "eab", "key": "secret"}}
+        serve.apply(acme_issuer("le", pebble, externalAccountBinding=binding))
+        wait_ready(serve, "issuer", "le")
+        serve.apply(certificate("web", "le", ["web.example.test"]))
+        wait_ready(serve, "certificate", "web", timeout=120)
+
+        # Without a binding, pebble refuses the account and says why.
+        serve.apply(acme_issuer("plain", pebble))
+
+        def refused() -> bool:
+            cond = condition(serve.get("issuer", "plain", NAMESPACE))
+            return cond.get("reason") == "ErrRegisterACMEAccount"
+
+        wait_until(refused, timeout=60)
+        message = condition(serve.get("issuer", "plain", NAMESPACE))["message"]
+        assert message.startswith("Failed to register ACME account: ")
+        assert "externalAccountRequired" in message
