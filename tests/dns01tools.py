@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+from certsmith.acme.dns01 import DNS01Settings, Nameserver
 from certsmith.api.acme import Challenge
 from certsmith.api.core import Secret
 from certsmith.api.meta import encode_bytes
+from tests.peers.bind9 import Bind9
 
 
 def make_dns01_challenge(
@@ -62,3 +65,35 @@ class SecretStore:
     async def __call__(self, namespace: str, name: str) -> Secret | None:
         self.reads.append((namespace, name))
         return self.secrets.get((namespace, name))
+
+
+def bind9_settings(bind9: Bind9, **overrides: Any) -> DNS01Settings:
+    """Settings that look everything up on ``bind9`` and ask its NS on its loopback port."""
+    settings = DNS01Settings(
+        recursive_nameservers=(Nameserver("127.0.0.1", bind9.port),),
+        authoritative_port=bind9.port,
+        query_timeout=5,
+        update_timeout=5,
+    )
+    return dataclasses.replace(settings, **overrides)
+
+
+def bind9_rfc2136(bind9: Bind9, algorithm: str = "HMACSHA256", **fields: Any) -> dict[str, Any]:
+    """A dns01 solver updating ``bind9`` with its ``algorithm`` key (Secret ``tsig``/``secret``)."""
+    return {
+        "rfc2136": {
+            "nameserver": bind9.address,
+            "tsigKeyName": bind9.keys[algorithm].name,
+            "tsigAlgorithm": algorithm,
+            "tsigSecretSecretRef": {"name": "tsig", "key": "secret"},
+        }
+        | fields
+    }
+
+
+def bind9_tsig_store(
+    bind9: Bind9, algorithm: str = "HMACSHA256", *, secret: str | None = None
+) -> SecretStore:
+    """Secret ``ns/tsig`` holding ``secret`` (default: the real secret of ``algorithm``'s key)."""
+    value = bind9.keys[algorithm].secret if secret is None else secret
+    return SecretStore(make_opaque_secret("tsig", {"secret": value}))

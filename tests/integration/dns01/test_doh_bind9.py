@@ -16,14 +16,12 @@ import pytest
 from aiohttp import web
 
 from certsmith.acme.dns01 import (
-    DNS01Settings,
     DNS01Solver,
-    Nameserver,
     PropagationCheckError,
     parse_nameserver,
 )
 from certsmith.apiserver.tls import ensure_pki
-from tests.dns01tools import SecretStore, make_dns01_challenge, make_opaque_secret
+from tests.dns01tools import bind9_rfc2136, bind9_settings, bind9_tsig_store, make_dns01_challenge
 from tests.peers.bind9 import Bind9
 
 
@@ -63,25 +61,12 @@ async def doh(bind9: Bind9, tmp_path: Path) -> AsyncIterator[DoHServer]:
 
 
 def solver_for(bind9: Bind9, doh: DoHServer, *, trusted: bool = True) -> DNS01Solver:
-    settings = DNS01Settings(
-        recursive_nameservers=(Nameserver("127.0.0.1", bind9.port),),
-        query_timeout=5,
-        doh_ssl_context=doh.client_ssl if trusted else None,
-    )
-    key = bind9.keys["HMACSHA256"]
-    return DNS01Solver(settings, SecretStore(make_opaque_secret("tsig", {"secret": key.secret})))
+    settings = bind9_settings(bind9, doh_ssl_context=doh.client_ssl if trusted else None)
+    return DNS01Solver(settings, bind9_tsig_store(bind9))
 
 
 def dns01(bind9: Bind9, doh: DoHServer, **extra: Any) -> dict[str, Any]:
-    return {
-        "nameservers": [doh.url],
-        "rfc2136": {
-            "nameserver": bind9.address,
-            "tsigKeyName": bind9.keys["HMACSHA256"].name,
-            "tsigAlgorithm": "HMACSHA256",
-            "tsigSecretSecretRef": {"name": "tsig", "key": "secret"},
-        },
-    } | extra
+    return bind9_rfc2136(bind9) | {"nameservers": [doh.url]} | extra
 
 
 def test_doh_url_parses_with_default_port_443():

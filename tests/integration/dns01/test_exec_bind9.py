@@ -5,20 +5,20 @@ from typing import Any
 
 import pytest
 
-from certsmith.acme.dns01 import DNS01Settings, DNS01Solver, ExecProviderError, Nameserver
-from tests.dns01tools import SecretStore, make_dns01_challenge, make_opaque_secret
+from certsmith.acme.dns01 import DNS01Solver, ExecProviderError
+from tests.dns01tools import (
+    SecretStore,
+    bind9_settings,
+    make_dns01_challenge,
+    make_opaque_secret,
+)
 from tests.peers.bind9 import Bind9
 
 HOOK = Path(__file__).resolve().parents[3] / "docs" / "examples" / "exec-nsupdate.sh"
 
 
 def solver_for(bind9: Bind9, secret: str) -> DNS01Solver:
-    settings = DNS01Settings(
-        recursive_nameservers=(Nameserver("127.0.0.1", bind9.port),),
-        authoritative_port=bind9.port,
-        query_timeout=2,
-        exec_commands={"nsupdate": HOOK},
-    )
+    settings = bind9_settings(bind9, exec_commands={"nsupdate": HOOK})
     return DNS01Solver(settings, SecretStore(make_opaque_secret("tsig", {"TSIG_SECRET": secret})))
 
 

@@ -1,6 +1,5 @@
 """The DNS-01 self-check against a real bind9 (and a stand-in second NS for two-ns.test)."""
 
-import dataclasses
 from typing import Any
 
 import dns.rcode
@@ -8,36 +7,20 @@ import pytest
 
 from certsmith.acme.dns01 import (
     DNS01Error,
-    DNS01Settings,
     DNS01Solver,
-    Nameserver,
     PropagationCheckError,
 )
-from tests.dns01tools import SecretStore, make_dns01_challenge, make_opaque_secret
+from tests.dns01tools import bind9_rfc2136, bind9_settings, bind9_tsig_store, make_dns01_challenge
 from tests.integration.dns01.secondary import running_secondary
 from tests.peers.bind9 import SECONDARY_ADDRESS, Bind9
 
 
-def solver_for(bind9: Bind9, **overrides) -> DNS01Solver:
-    settings = DNS01Settings(
-        recursive_nameservers=(Nameserver("127.0.0.1", bind9.port),),
-        authoritative_port=bind9.port,
-        query_timeout=2,
-    )
-    key = bind9.keys["HMACSHA256"]
-    store = SecretStore(make_opaque_secret("tsig", {"secret": key.secret}))
-    return DNS01Solver(dataclasses.replace(settings, **overrides), store)
+def solver_for(bind9: Bind9, **overrides: Any) -> DNS01Solver:
+    return DNS01Solver(bind9_settings(bind9, **overrides), bind9_tsig_store(bind9))
 
 
-def dns01(bind9: Bind9, **extra) -> dict[str, Any]:
-    return {
-        "rfc2136": {
-            "nameserver": bind9.address,
-            "tsigKeyName": bind9.keys["HMACSHA256"].name,
-            "tsigAlgorithm": "HMACSHA256",
-            "tsigSecretSecretRef": {"name": "tsig", "key": "secret"},
-        }
-    } | extra
+def dns01(bind9: Bind9, **extra: Any) -> dict[str, Any]:
+    return bind9_rfc2136(bind9) | extra
 
 
 async def test_authoritative_check_is_false_before_present_and_true_after(bind9):

@@ -1,7 +1,5 @@
 """RFC 2136 present/cleanup against a real bind9 (tests/peers/bind9.py)."""
 
-from typing import Any
-
 import pytest
 
 from certsmith.acme.dns01 import (
@@ -12,43 +10,22 @@ from certsmith.acme.dns01 import (
     DNSUpdateError,
     Nameserver,
 )
-from tests.dns01tools import SecretStore, make_dns01_challenge, make_opaque_secret
-from tests.peers.bind9 import Bind9
-
-
-def settings(bind9: Bind9) -> DNS01Settings:
-    return DNS01Settings(
-        recursive_nameservers=(Nameserver("127.0.0.1", bind9.port),),
-        authoritative_port=bind9.port,
-        query_timeout=5,
-        update_timeout=5,
-    )
-
-
-def rfc2136(bind9: Bind9, algorithm: str = "HMACSHA256", **extra) -> dict[str, Any]:
-    return {
-        "rfc2136": {
-            "nameserver": bind9.address,
-            "tsigKeyName": bind9.keys[algorithm].name,
-            "tsigAlgorithm": algorithm,
-            "tsigSecretSecretRef": {"name": "tsig", "key": "secret"},
-        }
-        | extra
-    }
-
-
-def store_for(
-    bind9: Bind9, algorithm: str = "HMACSHA256", *, secret: str | None = None
-) -> SecretStore:
-    value = bind9.keys[algorithm].secret if secret is None else secret
-    return SecretStore(make_opaque_secret("tsig", {"secret": value}))
+from tests.dns01tools import (
+    SecretStore,
+    bind9_rfc2136,
+    bind9_settings,
+    bind9_tsig_store,
+    make_dns01_challenge,
+)
 
 
 @pytest.mark.parametrize("algorithm", ["HMACMD5", "HMACSHA1", "HMACSHA256", "HMACSHA512"])
 async def test_present_writes_the_record_with_each_tsig_algorithm(bind9, algorithm):
     name = f"{bind9.unique()}.example.test"
-    solver = DNS01Solver(settings(bind9), store_for(bind9, algorithm))
-    challenge = make_dns01_challenge(rfc2136(bind9, algorithm), dns_name=name, key="v-" + algorithm)
+    solver = DNS01Solver(bind9_settings(bind9), bind9_tsig_store(bind9, algorithm))
+    challenge = make_dns01_challenge(
+        bind9_rfc2136(bind9, algorithm), dns_name=name, key="v-" + algorithm
+    )
     request = await solver.present(challenge, "ns")
     assert request.resolved_fqdn == f"_acme-challenge.{name}."
     assert request.resolved_zone == "example.test."
@@ -59,18 +36,18 @@ async def test_present_writes_the_record_with_each_tsig_algorithm(bind9, algorit
 async def test_algorithm_names_are_case_insensitive_against_bind9(bind9, algorithm):
     name = f"{bind9.unique()}.example.test"
     upper = algorithm.upper()
-    dns01 = rfc2136(bind9, upper)
+    dns01 = bind9_rfc2136(bind9, upper)
     dns01["rfc2136"]["tsigAlgorithm"] = algorithm
-    solver = DNS01Solver(settings(bind9), store_for(bind9, upper))
+    solver = DNS01Solver(bind9_settings(bind9), bind9_tsig_store(bind9, upper))
     await solver.present(make_dns01_challenge(dns01, dns_name=name), "ns")
     assert bind9.txt(f"_acme-challenge.{name}.") == ["txt-value"]
 
 
 async def test_md5_is_the_default_algorithm(bind9):
     name = f"{bind9.unique()}.example.test"
-    dns01 = rfc2136(bind9, "HMACMD5")
+    dns01 = bind9_rfc2136(bind9, "HMACMD5")
     del dns01["rfc2136"]["tsigAlgorithm"]
-    solver = DNS01Solver(settings(bind9), store_for(bind9, "HMACMD5"))
+    solver = DNS01Solver(bind9_settings(bind9), bind9_tsig_store(bind9, "HMACMD5"))
     await solver.present(make_dns01_challenge(dns01, dns_name=name), "ns")
     assert bind9.txt(f"_acme-challenge.{name}.") == ["txt-value"]
 
@@ -78,8 +55,8 @@ async def test_md5_is_the_default_algorithm(bind9):
 @pytest.mark.parametrize("protocol", ["UDP", "TCP"])
 async def test_updates_go_over_udp_or_tcp(bind9, protocol):
     name = f"{bind9.unique()}.example.test"
-    solver = DNS01Solver(settings(bind9), store_for(bind9))
-    challenge = make_dns01_challenge(rfc2136(bind9, protocol=protocol), dns_name=name)
+    solver = DNS01Solver(bind9_settings(bind9), bind9_tsig_store(bind9))
+    challenge = make_dns01_challenge(bind9_rfc2136(bind9, protocol=protocol), dns_name=name)
     await solver.present(challenge, "ns")
     assert bind9.txt(f"_acme-challenge.{name}.") == ["txt-value"]
     await solver.cleanup(challenge, "ns")
@@ -89,10 +66,10 @@ async def test_updates_go_over_udp_or_tcp(bind9, protocol):
 async def test_cleanup_removes_only_its_own_value(bind9):
     # example.com and *.example.com share one record name with two values.
     name = f"{bind9.unique()}.example.test"
-    solver = DNS01Solver(settings(bind9), store_for(bind9))
-    plain = make_dns01_challenge(rfc2136(bind9), dns_name=name, key="for-plain")
+    solver = DNS01Solver(bind9_settings(bind9), bind9_tsig_store(bind9))
+    plain = make_dns01_challenge(bind9_rfc2136(bind9), dns_name=name, key="for-plain")
     wildcard = make_dns01_challenge(
-        rfc2136(bind9), dns_name=name, key="for-wildcard", wildcard=True
+        bind9_rfc2136(bind9), dns_name=name, key="for-wildcard", wildcard=True
     )
     await solver.present(plain, "ns")
     await solver.present(wildcard, "ns")
@@ -103,8 +80,8 @@ async def test_cleanup_removes_only_its_own_value(bind9):
 
 async def test_present_and_cleanup_are_idempotent(bind9):
     name = f"{bind9.unique()}.example.test"
-    solver = DNS01Solver(settings(bind9), store_for(bind9))
-    challenge = make_dns01_challenge(rfc2136(bind9), dns_name=name)
+    solver = DNS01Solver(bind9_settings(bind9), bind9_tsig_store(bind9))
+    challenge = make_dns01_challenge(bind9_rfc2136(bind9), dns_name=name)
     await solver.present(challenge, "ns")
     await solver.present(challenge, "ns")
     assert bind9.txt(f"_acme-challenge.{name}.") == ["txt-value"]
@@ -115,10 +92,10 @@ async def test_present_and_cleanup_are_idempotent(bind9):
 
 async def test_wrong_tsig_secret_is_refused_with_the_key_named_and_no_secret(bind9):
     wrong = bind9.keys["HMACSHA512"].secret  # a valid secret, of another key
-    solver = DNS01Solver(settings(bind9), store_for(bind9, secret=wrong))
+    solver = DNS01Solver(bind9_settings(bind9), bind9_tsig_store(bind9, secret=wrong))
     name = f"{bind9.unique()}.example.test"
     with pytest.raises(DNSUpdateError) as err:
-        await solver.present(make_dns01_challenge(rfc2136(bind9), dns_name=name), "ns")
+        await solver.present(make_dns01_challenge(bind9_rfc2136(bind9), dns_name=name), "ns")
     assert str(err.value) == (
         f'DNS update for zone "example.test." sent to {bind9.address}: the server refused TSIG '
         f'key "{bind9.keys["HMACSHA256"].name}." (BADSIG): the signature does not verify; the '
@@ -129,9 +106,9 @@ async def test_wrong_tsig_secret_is_refused_with_the_key_named_and_no_secret(bin
 
 
 async def test_unknown_tsig_key_name_is_refused_as_badkey(bind9):
-    dns01 = rfc2136(bind9)
+    dns01 = bind9_rfc2136(bind9)
     dns01["rfc2136"]["tsigKeyName"] = "no-such-key"
-    solver = DNS01Solver(settings(bind9), store_for(bind9))
+    solver = DNS01Solver(bind9_settings(bind9), bind9_tsig_store(bind9))
     with pytest.raises(DNSUpdateError) as err:
         await solver.present(
             make_dns01_challenge(dns01, dns_name=f"{bind9.unique()}.example.test"), "ns"
@@ -140,15 +117,15 @@ async def test_unknown_tsig_key_name_is_refused_as_badkey(bind9):
 
 
 async def test_zone_the_key_may_not_update_is_refused(bind9):
-    solver = DNS01Solver(settings(bind9), store_for(bind9))
-    challenge = make_dns01_challenge(rfc2136(bind9), dns_name="www.locked.test")
+    solver = DNS01Solver(bind9_settings(bind9), bind9_tsig_store(bind9))
+    challenge = make_dns01_challenge(bind9_rfc2136(bind9), dns_name="www.locked.test")
     with pytest.raises(DNSUpdateError) as err:
         await solver.present(challenge, "ns")
     assert str(err.value) == "DNS update failed. Server replied: REFUSED"
 
 
 async def test_unsigned_update_is_refused_by_update_policy(bind9):
-    solver = DNS01Solver(settings(bind9), SecretStore())
+    solver = DNS01Solver(bind9_settings(bind9), SecretStore())
     challenge = make_dns01_challenge(
         {"rfc2136": {"nameserver": bind9.address}}, dns_name=f"{bind9.unique()}.example.test"
     )
@@ -157,18 +134,20 @@ async def test_unsigned_update_is_refused_by_update_policy(bind9):
 
 
 async def test_missing_tsig_secret_fails_before_anything_is_sent(bind9):
-    solver = DNS01Solver(settings(bind9), SecretStore())
-    challenge = make_dns01_challenge(rfc2136(bind9), dns_name=f"{bind9.unique()}.example.test")
+    solver = DNS01Solver(bind9_settings(bind9), SecretStore())
+    challenge = make_dns01_challenge(
+        bind9_rfc2136(bind9), dns_name=f"{bind9.unique()}.example.test"
+    )
     with pytest.raises(DNS01ConfigError) as err:
         await solver.present(challenge, "ns")
     assert str(err.value) == 'failed to get secret "tsig": secrets "tsig" not found'
 
 
 async def test_cname_follow_writes_the_record_at_the_target(bind9):
-    solver = DNS01Solver(settings(bind9), store_for(bind9))
+    solver = DNS01Solver(bind9_settings(bind9), bind9_tsig_store(bind9))
     key = bind9.unique("v")
     challenge = make_dns01_challenge(
-        rfc2136(bind9) | {"cnameStrategy": "Follow"}, dns_name="alias.example.test", key=key
+        bind9_rfc2136(bind9) | {"cnameStrategy": "Follow"}, dns_name="alias.example.test", key=key
     )
     request = await solver.present(challenge, "ns")
     assert request.resolved_fqdn == "_acme-challenge.target.acme-delegate.test."
@@ -180,16 +159,16 @@ async def test_cname_follow_writes_the_record_at_the_target(bind9):
 
 
 async def test_without_follow_the_cname_itself_is_the_record_name(bind9):
-    solver = DNS01Solver(settings(bind9), store_for(bind9))
-    challenge = make_dns01_challenge(rfc2136(bind9), dns_name="alias.example.test")
+    solver = DNS01Solver(bind9_settings(bind9), bind9_tsig_store(bind9))
+    challenge = make_dns01_challenge(bind9_rfc2136(bind9), dns_name="alias.example.test")
     request = await solver.request(challenge, "present", "ns")
     assert request.resolved_fqdn == "_acme-challenge.alias.example.test."
 
 
 async def test_cname_loop_is_reported(bind9):
-    solver = DNS01Solver(settings(bind9), store_for(bind9))
+    solver = DNS01Solver(bind9_settings(bind9), bind9_tsig_store(bind9))
     challenge = make_dns01_challenge(
-        rfc2136(bind9) | {"cnameStrategy": "Follow"}, dns_name="loop1.example.test"
+        bind9_rfc2136(bind9) | {"cnameStrategy": "Follow"}, dns_name="loop1.example.test"
     )
     with pytest.raises(
         DNS01Error, match=r'found a CNAME loop: "_acme-challenge\.loop1\.example\.test\."'
@@ -198,10 +177,10 @@ async def test_cname_loop_is_reported(bind9):
 
 
 async def test_wildcard_identifier_writes_under_its_base_name(bind9):
-    solver = DNS01Solver(settings(bind9), store_for(bind9))
+    solver = DNS01Solver(bind9_settings(bind9), bind9_tsig_store(bind9))
     key = bind9.unique("w")
     challenge = make_dns01_challenge(
-        rfc2136(bind9), dns_name="*.apps.example.test", key=key, wildcard=True
+        bind9_rfc2136(bind9), dns_name="*.apps.example.test", key=key, wildcard=True
     )
     request = await solver.present(challenge, "ns")
     assert request.resolved_fqdn == "_acme-challenge.apps.example.test."
@@ -212,20 +191,20 @@ async def test_wildcard_identifier_writes_under_its_base_name(bind9):
 
 async def test_nameserver_given_by_hostname_is_resolved(bind9):
     name = f"{bind9.unique()}.example.test"
-    dns01 = rfc2136(bind9)
+    dns01 = bind9_rfc2136(bind9)
     dns01["rfc2136"]["nameserver"] = f"localhost:{bind9.port}"
-    solver = DNS01Solver(settings(bind9), store_for(bind9))
+    solver = DNS01Solver(bind9_settings(bind9), bind9_tsig_store(bind9))
     await solver.present(make_dns01_challenge(dns01, dns_name=name), "ns")
     assert bind9.txt(f"_acme-challenge.{name}.") == ["txt-value"]
 
 
 async def test_no_reply_from_the_update_server_is_a_timeout_error(bind9):
-    dns01 = rfc2136(bind9)
+    dns01 = bind9_rfc2136(bind9)
     dns01["rfc2136"]["nameserver"] = "192.0.2.1:53"  # TEST-NET-1: nothing answers
     fast = DNS01Settings(
         recursive_nameservers=(Nameserver("127.0.0.1", bind9.port),), update_timeout=0.3
     )
-    solver = DNS01Solver(fast, store_for(bind9))
+    solver = DNS01Solver(fast, bind9_tsig_store(bind9))
     with pytest.raises(DNSUpdateError) as err:
         await solver.present(
             make_dns01_challenge(dns01, dns_name=f"{bind9.unique()}.example.test"), "ns"
