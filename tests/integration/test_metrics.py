@@ -23,8 +23,6 @@ from certsmith.apiserver.server import ApiServer, mint_kubeconfig, write_kubecon
 from certsmith.app import run_controller
 from certsmith.client.http import HttpKubeClient
 from certsmith.client.resources import CERTIFICATES, CHALLENGES, CLUSTER_ISSUERS
-from certsmith.controllers.metrics import ControllerCollector
-from certsmith.controllers.runtime.informer import Informer
 from certsmith.util.metrics import Metrics, activated, observe_acme_request
 from tests.integration.test_app import seed_ca_issuer, serving
 from tests.servertools import admin_client, credentials, eventually_async, free_port
@@ -297,34 +295,29 @@ async def test_anonymous_scrapes_are_refused(env):
 
 
 async def test_challenges_created_through_the_api_are_reported_per_state(env):
-    # No ACME controller runs yet in serve, so this reads Challenges with an informer of its own.
+    # A Challenge in a final state stays as written: the challenges controller only tidies it.
     async with HttpKubeClient.from_kubeconfig(env.server.kubeconfig_path) as client:
-        informer = Informer(client, CHALLENGES)
-        collector = ControllerCollector([informer])
-        task = asyncio.create_task(informer.run())
-        try:
-            await informer.wait_synced()
-            created = await client.create(CHALLENGES, "default", challenge_manifest())
-            created["status"] = {"state": "pending", "processing": True, "reason": "Waiting"}
-            await client.replace_status(CHALLENGES, "default", "web-1-123", created)
+        created = await client.create(CHALLENGES, "default", challenge_manifest())
+        created["status"] = {
+            "state": "valid",
+            "processing": False,
+            "reason": "Successfully authorized domain",
+        }
+        await client.replace_status(CHALLENGES, "default", "web-1-123", created)
+    family = "certmanager_certificate_challenge_status"
 
-            def states() -> dict[str, float]:
-                families = {f.name: f for f in collector.collect()}
-                family = families["certmanager_certificate_challenge_status"]
-                return {s.labels["status"]: s.value for s in family.samples}
+    def check(scrape: Scrape) -> None:
+        assert scrape.type(family) == "gauge"
+        states = {labels["status"]: value for labels, value in scrape.values(family)}
+        assert states == {
+            "ready": 0.0, "valid": 1.0, "errored": 0.0, "expired": 0.0, "invalid": 0.0,
+            "processing": 0.0, "": 0.0, "pending": 0.0,
+        }  # fmt: skip
 
-            await eventually_async(lambda: states().get("pending") == 1.0)
-            families = {f.name: f for f in collector.collect()}
-            sample = families["certmanager_certificate_challenge_status"].samples[0]
-        finally:
-            task.cancel()
-    assert states() == {
-        "ready": 0.0, "valid": 0.0, "errored": 0.0, "expired": 0.0, "invalid": 0.0,
-        "processing": 0.0, "": 0.0, "pending": 1.0,
-    }  # fmt: skip
-    assert sample.labels == {
-        "status": "ready", "domain": "web.example.com", "reason": "Waiting",
-        "processing": "true", "name": "web-1-123", "namespace": "default", "type": "HTTP-01",
+    scrape = await settled_scrape(env, check)
+    assert scrape.values(family, status="valid")[0][0] == {
+        "status": "valid", "domain": "web.example.com", "reason": "Successfully authorized domain",
+        "processing": "false", "name": "web-1-123", "namespace": "default", "type": "HTTP-01",
     }  # fmt: skip
 
 
