@@ -9,28 +9,21 @@ them (the ACME controllers do not run: their results are what is under test here
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import datetime as dt
-import io
 import json
 import re
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from certsmith.cli.main import main
-from certsmith.client.http import HttpKubeClient
 from certsmith.client.resources import (
     CERTIFICATE_REQUESTS,
     CERTIFICATES,
     CHALLENGES,
     ISSUERS,
-    NAMESPACES,
     ORDERS,
     SECRETS,
 )
@@ -46,10 +39,11 @@ from tests.builders import (
     make_tls_secret,
     private_key_pem,
 )
+from tests.clitools import Env, cli, dead_kubeconfig, run_cli, server_env
 from tests.integration.test_certificates_issuance import running, seed_ca_issuer
 from tests.integration.test_certificates_lifecycle import FlakyCA
 from tests.pkitools import key as pki_key
-from tests.servertools import eventually_async, running_server
+from tests.servertools import eventually_async
 
 NS = "ns"
 #: The built-in approver is the only thing approving: without it requests wait for approval.
@@ -57,34 +51,10 @@ WITHOUT_APPROVER = "*,-certificaterequests-approver"
 READINESS_ONLY = "certificates-readiness"
 
 
-@dataclass
-class Env:
-    client: HttpKubeClient
-    kubeconfig: Path
-
-
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    async with running_server(tmp_path / "data") as server:
-        client = HttpKubeClient.from_kubeconfig(server.kubeconfig_path)
-        try:
-            for name in (NS, "cert-manager"):
-                await client.create(NAMESPACES, None, {"metadata": {"name": name}})
-            yield Env(client, server.kubeconfig_path)
-        finally:
-            await client.aclose()
-
-
-async def cli(env: Env, *argv: str) -> tuple[int, str, str]:
-    """Run ``certsmith argv... --kubeconfig K``; returns (exit code, stdout, stderr)."""
-
-    def call() -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main([*argv, "--kubeconfig", str(env.kubeconfig)])
-        return code, out.getvalue(), err.getvalue()
-
-    return await asyncio.to_thread(call)
+    async with server_env(tmp_path / "data", (NS, "cert-manager")) as started:
+        yield started
 
 
 async def status_settles(env: Env, expected: Sequence[str], name: str = "web") -> str:
@@ -492,17 +462,8 @@ async def test_unknown_certificate_is_a_clear_error(env: Env) -> None:
 
 
 def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-        "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:9', "
-        "insecure-skip-tls-verify: true}}]\n"
-        "users: [{name: u, user: {token: t}}]\n"
-        "contexts: [{name: c, context: {cluster: k, user: u, namespace: ns}}]\n"
-    )
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        code = main(["status", "certificate", "web", "--kubeconfig", str(kubeconfig)])
+    kubeconfig = dead_kubeconfig(tmp_path)
+    code, _, err = run_cli(["status", "certificate", "web", "--kubeconfig", str(kubeconfig)])
     assert code == 1
-    assert err.getvalue().startswith("certsmith status: cannot reach the API server:")
-    assert "is `certsmith serve` running" in err.getvalue()
+    assert err.startswith("certsmith status: cannot reach the API server:")
+    assert "is `certsmith serve` running" in err
