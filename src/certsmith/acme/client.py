@@ -83,6 +83,8 @@ _T = TypeVar("_T")
 USER_AGENT = "certsmith-acme/0.1"
 JOSE_CONTENT_TYPE = "application/jose+json"
 PEM_CHAIN_CONTENT_TYPE = "application/pem-certificate-chain"
+FIRST_POLL_DELAY = 0.1
+"""First wait between polls without ``Retry-After``; doubles up to the poll ``interval``."""
 NO_STATUS = 999
 """Status label when no HTTP answer arrived (cert-manager's value)."""
 
@@ -351,7 +353,8 @@ class AcmeClient:
     ) -> Order:
         """Poll an order until it leaves ``pending``/``processing``; return it.
 
-        Waits as the server's ``Retry-After`` asks (else ``interval``). Raises
+        Waits as the server's ``Retry-After`` asks; without one, 0.1 s doubling up to
+        ``interval`` (validation usually takes well under a second). Raises
         ``PollTimeoutError`` when ``max_wait`` seconds of waiting pass first.
         """
         return await self._poll(
@@ -390,12 +393,13 @@ class AcmeClient:
         """Poll an authorization until it is no longer ``pending``; return it.
 
         The caller inspects ``status`` (``valid``, ``invalid``...) and, for ``invalid``,
-        the challenge's ``error``. Raises ``PollTimeoutError`` after ``max_wait`` seconds.
+        the challenge's ``error``. Waits like :meth:`wait_order`; raises
+        ``PollTimeoutError`` after ``max_wait`` seconds.
         """
         return await self._poll(
             lambda: self._fetch_authorization("wait_authorization", url),
             lambda a: a.status != Status.PENDING,
-            lambda a: None,
+            lambda a: a.retry_after,
             what=f"authorization {url}",
             max_wait=max_wait,
             interval=interval,
@@ -518,7 +522,7 @@ class AcmeClient:
 
     async def _fetch_authorization(self, action: str, url: str) -> Authorization:
         response = await self._post(action, url, None)
-        return Authorization.from_json(url, response.json())
+        return Authorization.from_json(url, response.json(), retry_after=response.retry_after)
 
     async def _poll(
         self,
@@ -531,12 +535,15 @@ class AcmeClient:
         interval: float,
     ) -> _T:
         waited = 0.0
+        step = min(FIRST_POLL_DELAY, interval)
         while True:
             item = await fetch()
             if done(item):
                 return item
-            delay = retry_after(item) or interval
-            delay = min(max(delay, 0.1), max(max_wait - waited, 0.0))
+            delay = retry_after(item)
+            if not delay:
+                delay, step = step, min(step * 2, interval)
+            delay = min(delay, max(max_wait - waited, 0.0))
             if delay <= 0:
                 raise PollTimeoutError(f"{what} was still pending after {max_wait:g}s")
             await self._sleep(delay)

@@ -215,13 +215,17 @@ class Authorization:
     wildcard: bool = False
     challenges: tuple[Challenge, ...] = ()
     expires: dt.datetime | None = None
+    retry_after: float | None = None
+    """Seconds the server asked to wait before polling again (``Retry-After``), if any."""
 
     def challenge(self, type_: str) -> Challenge | None:
         """The offered challenge of ``type_`` (``http-01``, ``dns-01``), if any."""
         return next((c for c in self.challenges if c.type == type_), None)
 
     @classmethod
-    def from_json(cls, url: str, data: Mapping[str, Any]) -> Authorization:
+    def from_json(
+        cls, url: str, data: Mapping[str, Any], *, retry_after: float | None = None
+    ) -> Authorization:
         """Parse an authorization object fetched from ``url``."""
         return cls(
             url=url,
@@ -230,6 +234,7 @@ class Authorization:
             wildcard=bool(data.get("wildcard", False)),
             challenges=tuple(Challenge.from_json(c) for c in data.get("challenges") or ()),
             expires=parse_time(data.get("expires")),
+            retry_after=retry_after,
         )
 
 

@@ -209,15 +209,15 @@ async def test_wait_order_sleeps_as_retry_after_asks(client, server, sleeps):
     )
     order = await client.wait_order(f"{BASE}/order/1", interval=0.5)
     assert order.status == "valid"
-    assert sleeps == [3.0, 0.5]
+    assert sleeps == [3.0, 0.1]  # the server's wait, then the first of a doubling series
 
 
 async def test_wait_authorization_gives_up_after_max_wait(client, server, sleeps):
     pending = {"identifier": {"type": "dns", "value": "a.test"}, "status": "pending"}
-    server.on("/authz/1", *[ok(pending)] * 4)
+    server.on("/authz/1", *[ok(pending)] * 10)
     with pytest.raises(PollTimeoutError, match="still pending after 3s"):
         await client.wait_authorization(f"{BASE}/authz/1", max_wait=3, interval=1)
-    assert sleeps == [1, 1, 1]
+    assert sleeps == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.0, 0.5])
 
 
 async def test_renewal_info_is_none_without_ari(client, server):
@@ -278,3 +278,15 @@ async def test_replaces_needs_a_server_with_ari(client, server):
         await client.new_order([Identifier.dns("a.test")], replaces="aYhb.AIdl")
     assert is_replaces_rejection(info.value)
     assert not server.posts("/order")
+
+
+async def test_wait_authorization_honours_retry_after(client, server, sleeps):
+    authz = {"identifier": {"type": "dns", "value": "a.test"}, "status": "pending"}
+    server.on(
+        "/authz/1",
+        ok(authz, headers={"Retry-After": "7"}),
+        ok({**authz, "status": "valid"}),
+    )
+    done = await client.wait_authorization(f"{BASE}/authz/1")
+    assert done.status == "valid"
+    assert sleeps == [7.0]
