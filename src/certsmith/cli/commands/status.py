@@ -74,10 +74,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def console_for(stream: TextIO) -> Console:
-    """A rich console: colours on a terminal; plain and 120 columns wide otherwise."""
+    """A rich console: colours on a terminal; plain and 160 columns wide otherwise."""
     if stream.isatty():
         return Console(file=stream, highlight=False)
-    return Console(file=stream, highlight=False, color_system=None, width=120)
+    return Console(file=stream, highlight=False, color_system=None, width=160)
 
 
 def relative(when: dt.datetime | None, now: dt.datetime, *, short: bool = False) -> str:
