@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import re
 import ssl
 import time
@@ -61,6 +62,7 @@ from certsmith.acme.models import (
     preferred_chain,
 )
 from certsmith.acme.problems import (
+    AcmeProblem,
     AcmeProtocolError,
     AriNotSupportedError,
     NetworkError,
@@ -72,6 +74,8 @@ from certsmith.acme.problems import (
     problem_from_response,
 )
 from certsmith.util.clock import Clock, SystemClock
+
+log = logging.getLogger(__name__)
 
 RequestObserver = Callable[[str, str, str, str, int, float], None]
 """Called after every HTTP exchange: (scheme, host, action, method, status_code, seconds)."""
@@ -85,6 +89,8 @@ JOSE_CONTENT_TYPE = "application/jose+json"
 PEM_CHAIN_CONTENT_TYPE = "application/pem-certificate-chain"
 FIRST_POLL_DELAY = 0.1
 """First wait between polls without ``Retry-After``; doubles up to the poll ``interval``."""
+MAX_RESPONSE_BYTES = 4 << 20
+"""Largest response body read (certificate chains are a few KiB; cert-manager caps too)."""
 NO_STATUS = 999
 """Status label when no HTTP answer arrived (cert-manager's value)."""
 
@@ -600,7 +606,7 @@ class AcmeClient:
                 headers["Accept"] = accept
             try:
                 return await self._request(action, "POST", url, content=body, headers=headers)
-            except Exception as exc:
+            except AcmeProblem as exc:
                 if is_bad_nonce(exc) and attempts < self._max_bad_nonce_retries:
                     attempts += 1
                     continue
@@ -616,36 +622,56 @@ class AcmeClient:
         headers: Mapping[str, str] | None = None,
     ) -> _Response:
         """One HTTP exchange: observed, nonce harvested, errors turned into exceptions."""
-        parts = urlsplit(url)
         started = time.perf_counter()
         status = NO_STATUS
         try:
             try:
-                raw = await self._http.request(method, url, content=content, headers=headers)
+                request = self._http.build_request(method, url, content=content, headers=headers)
+                raw = await self._http.send(request, stream=True)
+                try:
+                    status = raw.status_code
+                    body = await _read_capped(raw, url)
+                finally:
+                    await raw.aclose()
             except httpx.HTTPError as exc:
                 raise NetworkError(
                     f"{method} {url}: {type(exc).__name__}: {exc or 'no answer'}"
                 ) from None
-            status = raw.status_code
         finally:
-            if self._observer is not None:
-                self._observer(
-                    parts.scheme,
-                    parts.netloc,
-                    action,
-                    method,
-                    status,
-                    time.perf_counter() - started,
-                )
+            self._observe(url, action, method, status, time.perf_counter() - started)
         nonce = raw.headers.get("Replay-Nonce")
         if nonce:
             self._nonces.append(nonce)
         retry_after = parse_retry_after(raw.headers.get("Retry-After"), self._clock.now())
         if status >= 400:
             raise problem_from_response(
-                status, raw.headers.get("Content-Type"), raw.content, retry_after=retry_after
+                status, raw.headers.get("Content-Type"), body, retry_after=retry_after
             )
-        return _Response(status, raw.headers, raw.content, url, retry_after)
+        return _Response(status, raw.headers, body, url, retry_after)
+
+    def _observe(self, url: str, action: str, method: str, status: int, seconds: float) -> None:
+        if self._observer is None:
+            return
+        parts = urlsplit(url)
+        try:
+            self._observer(parts.scheme, parts.netloc, action, method, status, seconds)
+        except Exception:
+            # Metrics must never fail an ACME request.
+            log.warning("ACME request observer failed", exc_info=True)
+
+
+async def _read_capped(response: httpx.Response, url: str) -> bytes:
+    """The body, refusing more than MAX_RESPONSE_BYTES (a misbehaving server cannot fill memory)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise AcmeProtocolError(
+                f"the ACME server's answer to {url} is larger than {MAX_RESPONSE_BYTES} bytes"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _load_certificate(certificate: x509.Certificate | bytes) -> x509.Certificate:

@@ -16,6 +16,7 @@ import pytest
 from certsmith.acme import (
     AcmeClient,
     AcmeProblem,
+    AcmeProtocolError,
     AriNotSupportedError,
     Identifier,
     NetworkError,
@@ -26,6 +27,7 @@ from certsmith.acme import (
     is_rate_limited,
     is_replaces_rejection,
 )
+from certsmith.acme.client import MAX_RESPONSE_BYTES
 from tests import pkitools
 from tests.unit.acme.keys import account_key
 
@@ -290,3 +292,22 @@ async def test_wait_authorization_honours_retry_after(client, server, sleeps):
     done = await client.wait_authorization(f"{BASE}/authz/1")
     assert done.status == "valid"
     assert sleeps == [7.0]
+
+
+async def test_a_failing_observer_does_not_fail_the_request(server, caplog):
+    def broken(*labels: object) -> None:
+        raise RuntimeError("metrics backend down")
+
+    acme = AcmeClient(
+        f"{BASE}/dir", account_key(), transport=httpx.MockTransport(server), observer=broken
+    )
+    async with acme:
+        directory = await acme.directory()
+    assert directory.new_order == f"{BASE}/order"
+    assert "ACME request observer failed" in caplog.text
+
+
+async def test_an_oversized_answer_is_a_protocol_error(client, server):
+    server.on("/cert/1", lambda _: httpx.Response(200, content=b"x" * (MAX_RESPONSE_BYTES + 1)))
+    with pytest.raises(AcmeProtocolError, match="larger than"):
+        await client.fetch_certificate(f"{BASE}/cert/1")
