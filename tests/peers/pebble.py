@@ -18,7 +18,6 @@ import datetime as dt
 import ipaddress
 import json
 import os
-import shutil
 import signal
 import ssl
 import subprocess
@@ -47,11 +46,6 @@ DEFAULT_EAB_KEYS: Mapping[str, str] = {
     "kid-1": "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W",
     "kid-2": "b10lLJs8l1GPIzsLP0s6pMt8O0XVGnfTaCeROxQM0BIt2XrJMDHJZBM5NuQmQJQH",
 }
-
-
-def pebble_available() -> bool:
-    """True when Debian's pebble and pebble-challtestsrv are installed."""
-    return shutil.which(PEBBLE) is not None and shutil.which(CHALLTESTSRV) is not None
 
 
 def eab_keys() -> dict[str, str]:
@@ -183,11 +177,6 @@ class Pebble:
     def intermediate_pem(self, index: int = 0) -> bytes:
         """Pebble's current intermediate certificate ``index``, PEM."""
         return self._management(f"/intermediates/{index}").content
-
-    def write_root(self, path: Path, index: int = 0) -> Path:
-        """Write the current root to ``path`` (for ``openssl verify -CAfile``)."""
-        path.write_bytes(self.root_pem(index))
-        return path
 
 
 def _terminate(process: subprocess.Popen[bytes]) -> None:

@@ -47,6 +47,7 @@ async def test_http01_issues_a_chain_that_verifies_against_pebbles_root(pebble, 
     assert solved is not None
     assert solved.status == Status.VALID
     assert len(responder.requests) >= 1
+    assert chain.certificates[1] == x509.load_pem_x509_certificate(pebble.intermediate_pem())
     san = chain.certificates[0].extensions.get_extension_for_class(x509.SubjectAlternativeName)
     assert san.value.get_values_for_type(x509.DNSName) == ["www.example.test"]
     assert openssl_verify(chain, pebble.root_pem(), tmp_path).strip().endswith("OK")
@@ -62,6 +63,7 @@ async def test_dns01_issues_a_wildcard(pebble, tmp_path):
         assert authz.identifier == Identifier.dns("apps.example.test")
         assert [c.type for c in authz.challenges] == [ChallengeType.DNS01]
         order, chain = await finalize(client, order)
+        pebble.challtestsrv.clear_txt("_acme-challenge.apps.example.test")
     assert "OK" in openssl_verify(chain, pebble.root_pem(), tmp_path)
 
 
@@ -261,3 +263,20 @@ async def test_skip_tls_verify_talks_to_an_untrusted_server(pebble):
         directory = await client.directory()
     assert directory.renewal_info is None
     assert directory.new_order.startswith("https://127.0.0.1:")
+
+
+async def test_validation_follows_dns_and_reports_the_connection_failure(pebble):
+    assert pebble.challtestsrv is not None
+    # Nothing listens on 127.0.0.2: pebble's VA cannot connect.
+    pebble.challtestsrv.add_a("elsewhere.example.test", "127.0.0.2")
+    async with _client(pebble) as client, http01_responder(pebble.http_port) as responder:
+        await client.register_account()
+        order = await client.new_order([Identifier.dns("elsewhere.example.test")])
+        (authz,) = await authorize(client, order, responder=responder)
+    assert authz.status == Status.INVALID
+    failed = authz.challenge(ChallengeType.HTTP01)
+    assert failed is not None
+    assert failed.error is not None
+    assert failed.error.short_type == "connection"
+    assert "127.0.0.2" in failed.error.detail
+    assert responder.requests == []
