@@ -6,7 +6,10 @@ cert-manager accepts. Zones:
 
 * ``example.test.``: ``ns1``/``www``/``*.apps`` A 127.0.0.1, a catch-all ``*`` A 127.0.0.1 (so
   any name resolves for HTTP-01 tests), ``_acme-challenge.alias`` CNAME into the delegate zone,
-  and a CNAME loop (``_acme-challenge.loop1`` ↔ ``loop2``).
+  ``_acme-challenge.inzone`` CNAME to ``_acme-challenge.inzone-target.example.test``, and a
+  CNAME loop (``_acme-challenge.loop1`` ↔ ``loop2``). With recursion off, bind9 answers a TXT
+  query for a CNAME with the target's record only when the target is in the same zone, so a
+  validating ACME server (pebble) can follow ``inzone`` but not ``alias``.
 * ``acme-delegate.test.``: where ``alias``'s challenge record really lives (CNAME following).
 * ``locked.test.``: updates refused for every key.
 * ``two-ns.test.``: two NS, ``ns1`` (this bind9) and ``ns2`` → 127.0.0.2, where a test may run
@@ -149,6 +152,7 @@ www     IN A    127.0.0.1
 *.apps  IN A    127.0.0.1
 *       IN A    127.0.0.1
 _acme-challenge.alias  IN CNAME _acme-challenge.target.acme-delegate.test.
+_acme-challenge.inzone IN CNAME _acme-challenge.inzone-target.example.test.
 _acme-challenge.loop1  IN CNAME _acme-challenge.loop2.example.test.
 _acme-challenge.loop2  IN CNAME _acme-challenge.loop1.example.test.
 """,
