@@ -10,10 +10,13 @@ What this module decides:
 * Secrets are cached as metadata only; a controller that needs ``data`` (a key, a certificate)
   reads it through :class:`SecretReader`, so the cluster's Secret data at large never sits in
   memory. Decisions that write nothing back into a Secret (the trigger's and readiness' policy
-  checks, the post-issuance check before a repair) may reuse the data of one of the last few
-  Secrets read, when the metadata informer still shows that resourceVersion: the same view a
-  full Secret informer would give, at the cost of a small bounded LRU. Reads whose data goes
-  into a write (key, CSR, Secret repair) always GET.
+  checks, the post-issuance check before a repair) read "as of" the Certificate's
+  resourceVersion: once the Secret informer has seen every revision up to it, the informer
+  knows whether the Secret exists and at which version, and one of the last few Secrets read
+  (a small bounded LRU) stands in for a GET when its version is that one. Revisions are
+  global, so nothing the Certificate's state was built on is missed: the issuing controller
+  writes the Secret before the status that follows from it. Reads whose data goes into a
+  write (key, CSR, Secret repair) always GET.
 * Status writes go through ``/status`` with the resourceVersion read from the cache, once per
   reconcile and only when something changed; a 409 is an ordinary retry. Each controller owns
   only its own status fields, so concurrent controllers converge through these retries.
@@ -194,14 +197,14 @@ SECRET_READS_KEPT: Final = 1024
 
 
 class SecretReader:
-    """Reads Secrets with their data: a GET, or a recent read the informer says is current."""
+    """Reads Secrets with their data: a GET, or what the informer shows to be current."""
 
     def __init__(
         self, client: KubeClient, secrets: Informer | None, *, size: int = SECRET_READS_KEPT
     ) -> None:
         """Read through ``client``; ``secrets`` (metadata-only) tells which reads are current.
 
-        Without ``secrets``, or with ``size`` 0, every read is a GET.
+        Without ``secrets``, or with ``size`` 0, every read of an existing Secret is a GET.
         """
         self._client = client
         self._secrets = secrets
@@ -209,21 +212,26 @@ class SecretReader:
         self._recent: OrderedDict[tuple[str, str], tuple[str, JSONObject]] = OrderedDict()
         self.gets = 0  # GETs sent; for tests and the benchmark
 
-    async def get(self, namespace: str, name: str, *, fresh: bool = True) -> Secret | None:
+    async def get(self, namespace: str, name: str, *, as_of: str | None = None) -> Secret | None:
         """The Secret, or ``None`` when it does not exist.
 
         Args:
             namespace: the Secret's namespace.
             name: its name.
-            fresh: GET it even if a recent read is still current (for data written back).
+            as_of: a resourceVersion (the Certificate's): when the informer has seen it, its
+                view is used, a GET only for data not read at the version it shows. ``None``
+                always GETs (for data written back).
 
         Raises:
             certsmith.client.errors.ApiError: any failure other than 404 (retried by the caller).
         """
         key = (namespace, name)
-        if not fresh and self._secrets is not None:
-            cached = self._secrets.cache.get(namespace, name)
-            version = ((cached or {}).get("metadata") or {}).get("resourceVersion")
+        informer = self._secrets
+        if as_of is not None and informer is not None and _caught_up(informer, as_of):
+            cached = informer.cache.get(namespace, name)
+            if cached is None:
+                return None
+            version = (cached.get("metadata") or {}).get("resourceVersion")
             recent = self._recent.get(key)
             if version and recent is not None and recent[0] == version:
                 self._recent.move_to_end(key)
@@ -241,6 +249,16 @@ class SecretReader:
             while len(self._recent) > self._size:
                 self._recent.popitem(last=False)
         return Secret.from_dict(obj)
+
+
+def _caught_up(informer: Informer, as_of: str) -> bool:
+    """Whether ``informer`` has seen every revision up to ``as_of``."""
+    if not informer.has_synced:
+        return False
+    try:
+        return int(informer.resource_version) >= int(as_of)
+    except ValueError:  # not integers (another API server): no ordering to rely on
+        return False
 
 
 async def get_secret(client: KubeClient, namespace: str, name: str) -> Secret | None:
@@ -357,13 +375,15 @@ async def gather(
 ) -> PolicyInput:
     """The policy chains' input: the Secret (with data), current and next request.
 
-    ``fresh=False`` lets the Secret come from a recent read still current (decisions only).
+    ``fresh=False`` reads the Secret as of ``cert``'s resourceVersion (decisions only; see
+    :class:`SecretReader`); otherwise it is a GET.
 
     Raises:
         RetryLater: more than one owned request claims the current or the next revision.
         certsmith.client.errors.ApiError: reading the Secret failed.
     """
-    secret = await secrets.get(cert.namespace, cert.spec.secret_name, fresh=fresh)
+    as_of = None if fresh else cert.metadata.resource_version
+    secret = await secrets.get(cert.namespace, cert.spec.secret_name, as_of=as_of)
     owned = owned_requests(requests, cert)
     revision = cert.status.revision if cert.status is not None else None
     current = requests_of_revision(owned, revision) if revision else []

@@ -1,8 +1,12 @@
-"""SecretReader: a recent read stands in for a GET only while the informer shows its version."""
+"""SecretReader: the informer's view stands in for a GET only once it has caught up."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
+
+import pytest
 
 from certsmith.client.resources import SECRETS
 from certsmith.controllers.certificates.state import SecretReader
@@ -19,76 +23,90 @@ def _secret(name: str = "tls", value: str = "YQ==") -> dict[str, Any]:
     }
 
 
-def _setup(size: int = 8) -> tuple[FakeKubeClient, Informer, SecretReader]:
-    client = FakeKubeClient()
-    informer = Informer(client, SECRETS, transform=metadata_only)
-    return client, informer, SecretReader(client, informer, size=size)
+class _Env:
+    def __init__(self, size: int) -> None:
+        self.client = FakeKubeClient()
+        self.informer = Informer(self.client, SECRETS, transform=metadata_only)
+        self.reader = SecretReader(self.client, self.informer, size=size)
+
+    @property
+    def now(self) -> str:
+        """The store's current revision: what a Certificate written just now would carry."""
+        return str(self.client.rv)
+
+    async def caught_up(self) -> None:
+        for _ in range(1000):
+            if self.informer.resource_version == self.now:
+                return
+            await asyncio.sleep(0)
+        raise AssertionError("the informer did not catch up")
 
 
-def _observe(client: FakeKubeClient, informer: Informer, name: str = "tls") -> None:
-    """Put the stored Secret's metadata into the informer cache, as a watch event would."""
-    informer.cache.upsert(metadata_only(client.stored(SECRETS, "ns", name)))
+@pytest.fixture
+async def env() -> AsyncIterator[_Env]:
+    built = _Env(size=8)
+    built.client.seed(SECRETS, _secret())
+    task = asyncio.create_task(built.informer.run())
+    await built.informer.wait_synced()
+    yield built
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
-async def test_recent_read_is_reused_while_informer_shows_its_version() -> None:
-    client, informer, reader = _setup()
-    client.seed(SECRETS, _secret())
-    _observe(client, informer)
-    await reader.get("ns", "tls", fresh=False)
-    again = await reader.get("ns", "tls", fresh=False)
-    assert reader.gets == 1
+async def test_read_as_of_a_seen_revision_is_reused(env: _Env) -> None:
+    await env.reader.get("ns", "tls", as_of=env.now)
+    again = await env.reader.get("ns", "tls", as_of=env.now)
+    assert env.reader.gets == 1
     assert again is not None
     assert again.decoded("tls.crt") == b"a"
 
 
-async def test_changed_version_is_read_again() -> None:
-    client, informer, reader = _setup()
-    client.seed(SECRETS, _secret())
-    _observe(client, informer)
-    await reader.get("ns", "tls", fresh=False)
-    await client.replace(SECRETS, "ns", "tls", _secret(value="Yg=="))
-    _observe(client, informer)
-    got = await reader.get("ns", "tls", fresh=False)
-    assert reader.gets == 2
+async def test_read_as_of_a_revision_the_informer_has_not_seen_gets(env: _Env) -> None:
+    ahead = str(int(env.now) + 1)
+    await env.reader.get("ns", "tls", as_of=ahead)
+    await env.reader.get("ns", "tls", as_of=ahead)
+    assert env.reader.gets == 2
+
+
+async def test_changed_secret_is_read_again(env: _Env) -> None:
+    await env.reader.get("ns", "tls", as_of=env.now)
+    await env.client.replace(SECRETS, "ns", "tls", _secret(value="Yg=="))
+    await env.caught_up()
+    got = await env.reader.get("ns", "tls", as_of=env.now)
+    assert env.reader.gets == 2
     assert got is not None
     assert got.decoded("tls.crt") == b"b"
 
 
-async def test_fresh_read_always_gets() -> None:
-    client, informer, reader = _setup()
-    client.seed(SECRETS, _secret())
-    _observe(client, informer)
-    await reader.get("ns", "tls")
-    await reader.get("ns", "tls")
-    assert reader.gets == 2
+async def test_secret_absent_from_a_caught_up_informer_is_none_without_a_get(env: _Env) -> None:
+    assert await env.reader.get("ns", "other", as_of=env.now) is None
+    assert env.reader.gets == 0
 
 
-async def test_secret_unknown_to_the_informer_is_read() -> None:
-    client, _, reader = _setup()
-    client.seed(SECRETS, _secret())
-    await reader.get("ns", "tls", fresh=False)
-    await reader.get("ns", "tls", fresh=False)
-    assert reader.gets == 2
+async def test_read_without_as_of_always_gets(env: _Env) -> None:
+    await env.reader.get("ns", "tls")
+    await env.reader.get("ns", "tls")
+    assert env.reader.gets == 2
 
 
-async def test_missing_secret_is_none_and_forgotten() -> None:
-    client, informer, reader = _setup()
-    client.seed(SECRETS, _secret())
-    _observe(client, informer)
-    await reader.get("ns", "tls", fresh=False)
-    await client.delete(SECRETS, "ns", "tls")
-    assert await reader.get("ns", "tls") is None
-    # The informer has not seen the delete yet: the forgotten read is not reused.
-    assert await reader.get("ns", "tls", fresh=False) is None
-    assert reader.gets == 3
+async def test_deleted_secret_is_none(env: _Env) -> None:
+    await env.reader.get("ns", "tls", as_of=env.now)
+    await env.client.delete(SECRETS, "ns", "tls")
+    assert await env.reader.get("ns", "tls") is None
+    await env.caught_up()
+    assert await env.reader.get("ns", "tls", as_of=env.now) is None
 
 
-async def test_oldest_read_is_dropped_past_the_bound() -> None:
-    client, informer, reader = _setup(size=1)
-    for name in ("one", "two"):
-        client.seed(SECRETS, _secret(name))
-        _observe(client, informer, name)
-    await reader.get("ns", "one", fresh=False)
-    await reader.get("ns", "two", fresh=False)
-    await reader.get("ns", "one", fresh=False)
+async def test_unordered_resource_version_gets(env: _Env) -> None:
+    await env.reader.get("ns", "tls", as_of="not-a-number")
+    await env.reader.get("ns", "tls", as_of="not-a-number")
+    assert env.reader.gets == 2
+
+
+async def test_oldest_read_is_dropped_past_the_bound(env: _Env) -> None:
+    reader = SecretReader(env.client, env.informer, size=1)
+    env.client.seed(SECRETS, _secret("two"))
+    await env.caught_up()
+    for name in ("tls", "two", "tls"):
+        await reader.get("ns", name, as_of=env.now)
     assert reader.gets == 3
