@@ -35,3 +35,4 @@ bench: install
 	$(PY) bench/storage_bench.py
 	$(PY) bench/apiserver_bench.py
 	$(PY) bench/certificates_bench.py
+	$(PY) bench/acme_client_bench.py
