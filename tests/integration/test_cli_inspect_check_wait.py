@@ -155,12 +155,16 @@ def test_check_api_wait_shows_each_attempt_then_times_out(tmp_path: Path) -> Non
 
 
 class _Signal(io.StringIO):
-    """A stdout that sets ``seen`` once ``text`` has been written."""
+    """A stdout that sets ``seen`` once ``text`` has been written (a terminal if ``tty``)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, tty: bool = False) -> None:
         super().__init__()
+        self.tty = tty
         self.text = text
         self.seen = threading.Event()
+
+    def isatty(self) -> bool:
+        return self.tty
 
     def write(self, s: str) -> int:
         written = super().write(s)
@@ -222,3 +226,25 @@ async def test_wait_for_an_unknown_certificate_is_a_clear_error(env: Env) -> Non
     code, _, err = await cli(env, "wait", "certificate", "ghost", "-n", NS, "--timeout", "1s")
     assert code == 1
     assert "Certificate(s) not found: ns/ghost" in err
+
+
+async def test_wait_on_a_terminal_draws_a_progress_bar(env: Env) -> None:
+    await seed_ca_issuer(env.client)
+    async with running(build_manager(env.client, options=ControllerOptions())):
+        await env.client.create(CERTIFICATES, NS, make_certificate("web", namespace=NS).to_dict())
+        terminal = _Signal("", tty=True)
+        argv = ["wait", "certificate", "web", "-n", NS, "--timeout", "60s"]
+        argv += ["--kubeconfig", str(env.kubeconfig)]
+
+        def call() -> int:
+            with contextlib.redirect_stdout(terminal):
+                return main(argv)
+
+        code = await asyncio.to_thread(call)
+    screen = terminal.getvalue()
+    assert code == 0
+    assert "Waiting for Certificates" in screen
+    assert "1/1" in screen
+    assert "\x1b[" in screen  # drawn with terminal control sequences, not plain lines
+    assert "Certificates ready\n" not in screen
+    assert screen.rstrip().endswith("All 1 Certificates are Ready")

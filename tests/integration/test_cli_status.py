@@ -10,6 +10,7 @@ them (the ACME controllers do not run: their results are what is under test here
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
 import re
@@ -19,11 +20,14 @@ from typing import Any
 
 import pytest
 
+from certsmith.client.errors import AlreadyExists
 from certsmith.client.resources import (
     CERTIFICATE_REQUESTS,
     CERTIFICATES,
     CHALLENGES,
+    CLUSTER_ISSUERS,
     ISSUERS,
+    NAMESPACES,
     ORDERS,
     SECRETS,
 )
@@ -32,6 +36,7 @@ from certsmith.issuers.registry import build
 from certsmith.issuers.selfsigned import SelfSignedIssuer
 from tests.builders import (
     acme_issuer_manifest,
+    make_ca_secret,
     make_certificate,
     make_csr_pem,
     make_issued_cert,
@@ -43,6 +48,7 @@ from tests.clitools import Env, cli, dead_kubeconfig, run_cli, server_env
 from tests.integration.test_certificates_issuance import running, seed_ca_issuer
 from tests.integration.test_certificates_lifecycle import FlakyCA
 from tests.pkitools import key as pki_key
+from tests.pkitools import make_root, pem
 from tests.servertools import eventually_async
 
 NS = "ns"
@@ -106,6 +112,36 @@ async def test_missing_issuer_is_named_with_the_fix(env: Env) -> None:
         last = await status_settles(env, ["Issuer 'nope' does not exist in namespace ns"])
     assert last.startswith("Root cause: Issuer 'nope' does not exist")
     assert "Next: create the Issuer, or point spec.issuerRef at an existing one" in last
+
+
+async def test_cluster_issuer_chain_includes_its_events_from_another_namespace(env: Env) -> None:
+    # A CA ClusterIssuer reads its Secret in the cluster resource namespace; its Events live in
+    # "default" (cluster-scoped objects' Events), not in the Certificate's namespace.
+    with contextlib.suppress(AlreadyExists):
+        await env.client.create(NAMESPACES, None, {"metadata": {"name": "default"}})
+    root, root_key = make_root("cluster root")
+    secret = make_ca_secret(
+        namespace="cert-manager", chain_pem=pem(root), key_pem=private_key_pem(root_key)
+    )
+    await env.client.create(SECRETS, "cert-manager", secret.to_dict())
+    await env.client.create(CLUSTER_ISSUERS, None, make_issuer("ca", cluster=True).to_dict())
+    async with running(build_manager(env.client, options=options())):
+        await create_certificate(env, issuerRef={"name": "ca", "kind": "ClusterIssuer"})
+        await status_settles(env, ["Certificate is up to date"])
+    code, out, _ = await cli(env, "status", "certificate", "web", "-n", NS, "-o", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert (data["issuer"]["namespace"], data["issuer"]["type"]) == ("", "ca")
+    assert data["issuer"]["ref"]["kind"] == "ClusterIssuer"
+    issuer_events = [e for e in data["events"] if e["object_kind"] == "ClusterIssuer"]
+    assert [e["reason"] for e in issuer_events] == ["KeyPairVerified"]
+
+
+async def test_missing_cluster_issuer_is_named(env: Env) -> None:
+    async with running(build_manager(env.client, options=options())):
+        await create_certificate(env, issuerRef={"name": "gone", "kind": "ClusterIssuer"})
+        last = await status_settles(env, ["ClusterIssuer 'gone' does not exist."])
+    assert "Next: create the ClusterIssuer" in last
 
 
 async def test_missing_ca_secret_makes_the_issuer_not_ready_err_get_key_pair(env: Env) -> None:
