@@ -325,7 +325,6 @@ class CauseCode(StrEnum):
     UP_TO_DATE = "UpToDate"
     ISSUER_NOT_FOUND = "IssuerNotFound"
     ISSUER_NOT_READY = "IssuerNotReady"
-    EXTERNAL_ISSUER = "ExternalIssuer"
     WAITING_FOR_APPROVAL = "WaitingForApproval"
     REQUEST_DENIED = "RequestDenied"
     REQUEST_INVALID = "RequestInvalid"

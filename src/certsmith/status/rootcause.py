@@ -11,7 +11,8 @@ certificate whose renewal request is failing is explained by the request, not by
    failed (with the Order/Challenge that made it fail and the next retry), waiting for approval,
    issuer not ready, Order failed, Challenge failing, still pending.
 4. Issuing without a request: a failed issuance backing off, or the request not created yet.
-5. Not Ready without an issuance: expired, Secret missing or not matching, anything else.
+5. Not Ready without an issuance: no Ready condition yet (controllers not running), expired,
+   Secret missing or not matching, anything else.
 
 Pure: everything arrives as arguments, including "now".
 """
