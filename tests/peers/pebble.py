@@ -224,6 +224,7 @@ def _wait_ready(
 def running_challtestsrv(tmp_dir: Path) -> Iterator[ChallTestSrv]:
     """Start pebble-challtestsrv with only its mock DNS and management API."""
     dns_port, mgmt_port = free_port(), free_port()
+    tmp_dir.mkdir(parents=True, exist_ok=True)
     log_path = tmp_dir / "challtestsrv.log"
     with log_path.open("ab") as log:
         process = _spawn(

@@ -28,7 +28,7 @@ from tests.integration.acme_client.flows import (
     issue_http01,
     openssl_verify,
 )
-from tests.peers.pebble import http01_responder
+from tests.peers.pebble import http01_responder, running_challtestsrv
 
 
 def _client(pebble, **kwargs) -> AcmeClient:
@@ -280,3 +280,14 @@ async def test_validation_follows_dns_and_reports_the_connection_failure(pebble)
     assert failed.error.short_type == "connection"
     assert "127.0.0.2" in failed.error.detail
     assert responder.requests == []
+
+
+async def test_pebble_resolves_through_a_given_dns_server(pebble_factory, tmp_path):
+    with running_challtestsrv(tmp_path / "dns") as dns:
+        pebble = pebble_factory(dns_server=dns.dns_address)
+        assert pebble.challtestsrv is None
+        async with _client(pebble) as client:
+            await client.register_account()
+            order = await client.new_order([Identifier.dns("own-dns.example.test")])
+            (authz,) = await authorize(client, order, dns=dns)
+    assert authz.status == Status.VALID
