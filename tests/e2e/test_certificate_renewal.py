@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,10 +43,9 @@ def timed(tmp_path: Path) -> Iterator[tuple[Deployment, MovableClock]]:
         yield running
 
 
-def times(cert: dict[str, object]) -> tuple[dt.datetime, dt.datetime, dt.datetime | None]:
+def times(cert: dict[str, Any]) -> tuple[dt.datetime, dt.datetime, dt.datetime | None]:
     """``status`` notBefore, notAfter and renewalTime (``None`` when unset)."""
     status = cert["status"]
-    assert isinstance(status, dict)
     renewal = status.get("renewalTime")
     return (
         parse_time(status["notBefore"]),
