@@ -11,8 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.e2e.acmetools import (
     NAMESPACE,
     acme_issuer,
@@ -24,13 +22,8 @@ from tests.e2e.acmetools import (
     wait_ready,
 )
 from tests.peers.bind9 import Bind9
-from tests.peers.pebble import pebble_available, running_pebble
+from tests.peers.pebble import running_pebble
 from tests.servertools import wait_until
-
-pytestmark = pytest.mark.skipif(
-    not (pebble_available() and Path("/usr/sbin/named").exists()),
-    reason="Debian's pebble or bind9 is not installed",
-)
 
 
 def _dns01_args(bind9: Bind9) -> list[str]:

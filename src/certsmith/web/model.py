@@ -1,20 +1,29 @@
 """View models of the inventory: one row per Certificate, its state, and the page's query.
 
-Objects are read as plain JSON rather than parsed into :mod:`certsmith.api` models on purpose:
-against a real cluster a newer cert-manager may have added fields the strict models reject, and
-a dashboard that hides a Certificate because of an unknown field would hide exactly the ones
-people need to look at. Missing or malformed fields show as blanks instead.
+Objects are read as plain JSON with :mod:`certsmith.status.jsonview`'s lenient readers rather
+than parsed into the strict :mod:`certsmith.api` models: against a real cluster a newer
+cert-manager may have added fields the models reject, and a dashboard that hides a Certificate
+because of an unknown field would hide exactly the ones people need to look at.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Final
 
-JSONObject = dict[str, Any]
+from certsmith.status import jsonview
+from certsmith.status.jsonview import (
+    controller_uid,
+    integer,
+    mapping,
+    strings,
+    text,
+    time_at,
+)
+from certsmith.status.model import ConditionInfo
 
 EXPIRING_SOON: Final = dt.timedelta(days=7)
 """A Ready certificate with less validity left than this is shown as expiring soon.
@@ -49,49 +58,7 @@ class State(StrEnum):
 STATE_ORDER: Final = {state: index for index, state in enumerate(State)}
 
 
-def parse_time(value: object) -> dt.datetime | None:
-    """An RFC 3339 timestamp as an aware datetime; ``None`` when absent or malformed."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
-@dataclass(frozen=True)
-class ConditionView:
-    """One status condition as shown on a page."""
-
-    type: str
-    status: str
-    reason: str
-    message: str
-    last_transition: dt.datetime | None
-
-
-def conditions_of(obj: Mapping[str, Any]) -> list[ConditionView]:
-    """The ``status.conditions`` of an object, skipping malformed entries."""
-    status = obj.get("status")
-    raw = status.get("conditions") if isinstance(status, Mapping) else None
-    result: list[ConditionView] = []
-    for cond in raw if isinstance(raw, list) else ():
-        if not isinstance(cond, Mapping) or not isinstance(cond.get("type"), str):
-            continue
-        result.append(
-            ConditionView(
-                type=cond["type"],
-                status=str(cond.get("status") or "Unknown"),
-                reason=str(cond.get("reason") or ""),
-                message=str(cond.get("message") or ""),
-                last_transition=parse_time(cond.get("lastTransitionTime")),
-            )
-        )
-    return result
-
-
-def find_condition(conditions: Iterable[ConditionView], ctype: str) -> ConditionView | None:
+def find_condition(conditions: Iterable[ConditionInfo], ctype: str) -> ConditionInfo | None:
     """The condition of type ``ctype``, or ``None``."""
     return next((c for c in conditions if c.type == ctype), None)
 
@@ -114,7 +81,11 @@ class CertificateRow:
     time_left: dt.timedelta | None
     failures: int
     issuing: bool
-    conditions: tuple[ConditionView, ...] = field(default=(), compare=False)
+    conditions: tuple[ConditionInfo, ...] = field(default=(), compare=False)
+    uid: str = ""
+    issuer_group: str = "cert-manager.io"
+    cause: str = ""
+    """A short why for a row that is not Ready (:func:`with_causes`); blank when unknown."""
 
     @property
     def issuer(self) -> str:
@@ -122,21 +93,8 @@ class CertificateRow:
         return f"{self.issuer_kind}/{self.issuer_name}"
 
 
-def _mapping(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = obj.get(key)
-    return value if isinstance(value, Mapping) else {}
-
-
-def _str(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _int(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
 def classify(
-    ready: ConditionView | None,
+    ready: ConditionInfo | None,
     *,
     not_after: dt.datetime | None,
     failures: int,
@@ -165,17 +123,16 @@ def certificate_row(
     obj: Mapping[str, Any], now: dt.datetime, expiring_soon: dt.timedelta = EXPIRING_SOON
 ) -> CertificateRow:
     """The inventory row of one Certificate object (its JSON form)."""
-    meta, spec, status = _mapping(obj, "metadata"), _mapping(obj, "spec"), _mapping(obj, "status")
-    ref = _mapping(spec, "issuerRef")
-    conditions = conditions_of(obj)
+    meta, spec, status = mapping(obj, "metadata"), mapping(obj, "spec"), mapping(obj, "status")
+    ref = mapping(spec, "issuerRef")
+    conditions = jsonview.conditions(obj)
     ready = find_condition(conditions, "Ready")
     issuing = find_condition(conditions, "Issuing")
-    not_after = parse_time(status.get("notAfter"))
-    failures = _int(status.get("failedIssuanceAttempts"))
+    not_after = time_at(status, "notAfter")
+    failures = integer(status, "failedIssuanceAttempts") or 0
     state = classify(
         ready, not_after=not_after, failures=failures, now=now, expiring_soon=expiring_soon
     )
-    dns = spec.get("dnsNames")
     if ready is None:
         reason, message = "NoStatus", "no Ready condition yet"
     else:
@@ -183,22 +140,106 @@ def certificate_row(
     if state is State.FAILED and issuing is not None and issuing.status == "False":
         reason, message = issuing.reason or reason, issuing.message or message
     return CertificateRow(
-        namespace=_str(meta.get("namespace")),
-        name=_str(meta.get("name")),
+        namespace=text(meta, "namespace"),
+        name=text(meta, "name"),
         state=state,
         reason=reason,
         message=message,
-        issuer_kind=_str(ref.get("kind")) or "Issuer",
-        issuer_name=_str(ref.get("name")),
-        secret_name=_str(spec.get("secretName")),
-        dns_names=tuple(d for d in dns if isinstance(d, str)) if isinstance(dns, list) else (),
+        issuer_kind=text(ref, "kind") or "Issuer",
+        issuer_name=text(ref, "name"),
+        secret_name=text(spec, "secretName"),
+        dns_names=strings(spec, "dnsNames"),
         not_after=not_after,
-        renewal_time=parse_time(status.get("renewalTime")),
+        renewal_time=time_at(status, "renewalTime"),
         time_left=None if not_after is None else not_after - now,
         failures=failures,
         issuing=issuing is not None and issuing.status == "True",
-        conditions=tuple(conditions),
+        conditions=conditions,
+        uid=text(meta, "uid"),
+        issuer_group=text(ref, "group") or "cert-manager.io",
     )
+
+
+@dataclass(frozen=True)
+class Surroundings:
+    """What the inventory knows beside the Certificates: issuers and requests, listed once.
+
+    ``issuers`` maps (kind, namespace, name), namespace ``""`` for ClusterIssuers, to whether
+    the issuer is Ready; ``requests`` maps a Certificate's uid to its newest CertificateRequest.
+    """
+
+    issuers: Mapping[tuple[str, str, str], bool]
+    requests: Mapping[str, Mapping[str, Any]]
+
+    @classmethod
+    def from_objects(
+        cls,
+        issuers: Iterable[Mapping[str, Any]],
+        cluster_issuers: Iterable[Mapping[str, Any]],
+        requests: Iterable[Mapping[str, Any]],
+    ) -> Surroundings:
+        """Index listed Issuers, ClusterIssuers and CertificateRequests."""
+        known: dict[tuple[str, str, str], bool] = {}
+        for kind, objs in (("Issuer", issuers), ("ClusterIssuer", cluster_issuers)):
+            for obj in objs:
+                meta = mapping(obj, "metadata")
+                namespace = text(meta, "namespace") if kind == "Issuer" else ""
+                ready = find_condition(jsonview.conditions(obj), "Ready")
+                known[(kind, namespace, text(meta, "name"))] = ready is not None and ready.is_true
+        newest: dict[str, tuple[int, Mapping[str, Any]]] = {}
+        for obj in requests:
+            owner = controller_uid(obj)
+            revision = integer(mapping(obj, "metadata", "annotations"), REVISION_ANNOTATION)
+            if owner and revision is not None and revision >= newest.get(owner, (-1, {}))[0]:
+                newest[owner] = (revision, obj)
+        return cls(known, {uid: obj for uid, (_, obj) in newest.items()})
+
+
+REVISION_ANNOTATION: Final = "cert-manager.io/certificate-revision"
+
+
+def request_cause(request: Mapping[str, Any]) -> str:
+    """Where a CertificateRequest is stuck, in a few words; blank when it is not."""
+    conditions = jsonview.conditions(request)
+    approved = find_condition(conditions, "Approved")
+    denied = find_condition(conditions, "Denied")
+    invalid = find_condition(conditions, "InvalidRequest")
+    ready = find_condition(conditions, "Ready")
+    if denied is not None and denied.is_true:
+        return "Request denied"
+    if invalid is not None and invalid.is_true:
+        return "Request invalid"
+    if ready is not None and ready.reason == "Failed":
+        return "Request failed"
+    if approved is None or not approved.is_true:
+        return "Waiting for approval"
+    if ready is not None and not ready.is_true:
+        return f"Request {ready.reason or 'pending'}"
+    return ""
+
+
+def cause_of(row: CertificateRow, around: Surroundings) -> str:
+    """Why a Certificate that is not Ready is stuck, as far as the listed objects tell.
+
+    The issuer comes first (a missing or unready issuer explains a waiting request), then the
+    newest request. The drill-down page has the full diagnosis; this is the inventory's hint.
+    """
+    if row.state in (State.READY, State.EXPIRING):
+        return ""
+    if row.issuer_group == "cert-manager.io" and row.issuer_kind in ("Issuer", "ClusterIssuer"):
+        namespace = row.namespace if row.issuer_kind == "Issuer" else ""
+        ready = around.issuers.get((row.issuer_kind, namespace, row.issuer_name))
+        if ready is None:
+            return f"{row.issuer_kind} not found"
+        if not ready:
+            return f"{row.issuer_kind} not ready"
+    request = around.requests.get(row.uid)
+    return request_cause(request) if request is not None else ""
+
+
+def with_causes(rows: Iterable[CertificateRow], around: Surroundings) -> list[CertificateRow]:
+    """``rows`` with :attr:`CertificateRow.cause` filled in."""
+    return [replace(row, cause=cause_of(row, around)) for row in rows]
 
 
 SORT_KEYS: Final = ("state", "namespace", "name", "issuer", "notAfter", "renewalTime")
@@ -276,7 +317,14 @@ class Query:
             return False
         if self.text:
             needle = self.text.lower()
-            haystack = (row.name, row.namespace, row.secret_name, row.reason, *row.dns_names)
+            haystack = (
+                row.name,
+                row.namespace,
+                row.secret_name,
+                row.reason,
+                row.cause,
+                *row.dns_names,
+            )
             if not any(needle in value.lower() for value in haystack):
                 return False
         return True

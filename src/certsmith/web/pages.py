@@ -9,6 +9,7 @@ non-resource URLs ``/ui`` and ``/ui/*``.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -16,9 +17,17 @@ from typing import Any, Final
 import jinja2
 from aiohttp import web
 
-from certsmith.client.errors import ApiError, ClientError, NotFound
+from certsmith.client.errors import ClientError, NotFound
 from certsmith.client.protocol import JSONObject, KubeClient
-from certsmith.client.resources import CERTIFICATES, ResourceRef
+from certsmith.client.resources import (
+    CERTIFICATE_REQUESTS,
+    CERTIFICATES,
+    CLUSTER_ISSUERS,
+    ISSUERS,
+    ResourceRef,
+)
+from certsmith.status.gather import diagnose
+from certsmith.status.jsonview import mapping
 from certsmith.util.clock import Clock
 from certsmith.web.model import (
     EXPIRING_SOON,
@@ -26,9 +35,11 @@ from certsmith.web.model import (
     CertificateRow,
     Query,
     State,
+    Surroundings,
     certificate_row,
     format_delta,
     summary,
+    with_causes,
 )
 from certsmith.web.timeline import CHART_HEIGHT, CHART_WIDTH, timeline
 
@@ -37,6 +48,8 @@ Route = tuple[str, str, Handler]
 
 UI_PATH: Final = "/ui"
 LIST_PAGE_SIZE: Final = 500
+HIDDEN_ANNOTATIONS: Final = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
+"""Annotations that repeat the spec: noise on a page meant for reading."""
 
 _CSP: Final = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
@@ -127,24 +140,41 @@ class WebUI:
         return self.render("error.html", status=status, title=title, detail=detail)
 
     async def rows(self) -> list[CertificateRow]:
-        """Every Certificate's inventory row.
+        """Every Certificate's inventory row, with the cause of each one that is not Ready.
 
         Raises:
-            ClientError: the API could not be read.
+            ClientError: the Certificates could not be read. Issuers and requests are optional
+                (an identity may not read them): without them rows carry no cause.
         """
         client = self._require_client()
+        certificates, *others = await asyncio.gather(
+            list_all(client, CERTIFICATES),
+            list_all(client, ISSUERS),
+            list_all(client, CLUSTER_ISSUERS),
+            list_all(client, CERTIFICATE_REQUESTS),
+            return_exceptions=True,
+        )
+        if isinstance(certificates, BaseException):
+            raise certificates
         now = self._clock.now()
-        return [
-            certificate_row(obj, now, self._expiring_soon)
-            for obj in await list_all(client, CERTIFICATES)
-        ]
+        rows = [certificate_row(obj, now, self._expiring_soon) for obj in certificates]
+        for listed in others:
+            if isinstance(listed, ClientError):
+                return rows
+            if isinstance(listed, BaseException):
+                raise listed
+        issuers, cluster_issuers, requests = others
+        assert isinstance(issuers, list)
+        assert isinstance(cluster_issuers, list)
+        assert isinstance(requests, list)
+        return with_causes(rows, Surroundings.from_objects(issuers, cluster_issuers, requests))
 
     def _require_client(self) -> KubeClient:
         if self._client is None:
             raise _UnavailableError()
         return self._client
 
-    async def inventory(self, request: web.Request) -> web.StreamResponse:
+    async def inventory(self, request: web.Request) -> web.Response:
         """``/ui``: the summary bar, the expiry timeline and the filtered inventory."""
         query = Query.from_params(request.query)
         try:
@@ -165,28 +195,40 @@ class WebUI:
             issuers=sorted({row.issuer for row in rows}),
         )
 
-    async def certificate(self, request: web.Request) -> web.StreamResponse:
-        """``/ui/certificates/{namespace}/{name}``: one Certificate's chain."""
+    async def certificate(self, request: web.Request) -> web.Response:
+        """``/ui/certificates/{namespace}/{name}``: one Certificate's chain and root cause.
+
+        The chain is :func:`certsmith.status.gather.diagnose`'s, the same as ``certsmith status
+        certificate`` prints; the Certificate is read once more for its labels and annotations.
+        """
         namespace = request.match_info["namespace"]
         name = request.match_info["name"]
+        now = self._clock.now()
         try:
             client = self._require_client()
-            obj = await client.get(CERTIFICATES, namespace, name)
+            obj, diagnosis = await asyncio.gather(
+                client.get(CERTIFICATES, namespace, name),
+                diagnose(client, namespace, name, now=now),
+            )
         except _UnavailableError:
             return self._error(503, "Starting", "The view is not connected to the API yet.")
         except NotFound:
             return self._error(404, "Not found", f"Certificate {namespace}/{name} does not exist.")
-        except (ApiError, ClientError) as exc:
+        except ClientError as exc:
             return self._error(502, "Cannot read the Certificate", str(exc))
         except ValueError:
             return self._error(400, "Bad name", "That is not a valid namespace and name.")
-        row = certificate_row(obj, self._clock.now(), self._expiring_soon)
-        meta = obj.get("metadata") or {}
+        meta = mapping(obj, "metadata")
         return self.render(
             "certificate.html",
-            row=row,
-            labels=sorted((meta.get("labels") or {}).items()),
-            annotations=sorted((meta.get("annotations") or {}).items()),
+            row=certificate_row(obj, now, self._expiring_soon),
+            d=diagnosis,
+            labels=sorted(mapping(meta, "labels").items()),
+            annotations=sorted(
+                (key, value)
+                for key, value in mapping(meta, "annotations").items()
+                if key not in HIDDEN_ANNOTATIONS
+            ),
         )
 
 

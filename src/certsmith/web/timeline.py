@@ -137,7 +137,7 @@ def layout(title: str, items: tuple[Bucket, ...]) -> Panel:
     peak = max((max(b.expiries, b.renewals) for b in items), default=0)
     slot = CHART_WIDTH / max(len(items), 1)
     width = slot * 0.38
-    label_every = max(1, len(items) // 8)
+    label_every = max(1, -(-len(items) // 7))  # at most 7 labels: they must not overlap
 
     def height(count: int) -> float:
         return 0.0 if peak == 0 else CHART_HEIGHT * count / peak

@@ -43,7 +43,12 @@ from cryptography.hazmat.primitives import serialization
 from certsmith.acme.client import AcmeClient
 from certsmith.acme.models import Authorization, Identifier
 from certsmith.acme.models import Order as AcmeOrder
-from certsmith.acme.problems import AcmeError, AcmeProblem, is_client_error
+from certsmith.acme.problems import (
+    AcmeError,
+    AcmeProblem,
+    is_replaces_rejection,
+    is_retryable,
+)
 from certsmith.api.acme import Order
 from certsmith.api.conditions import EventReason, EventType
 from certsmith.api.duration import parse_go_duration
@@ -302,21 +307,14 @@ class OrderReconciler:
         identifiers = order_identifiers(spec)
         replaces = spec.get("replaces") if ari else None
         try:
-            created = await call(
-                "Failed to create Order",
-                acme_client.new_order,
-                identifiers,
-                replaces=replaces,
-                **options,
-            )
-        except _Done:
-            if not replaces or status.get("state") != "errored":
-                raise
-            # RFC 9773 §5: a server may refuse ``replaces`` (already replaced, unknown
-            # certificate); renewing matters more than the link, so order without it.
-            log.info("ACME server refused replaces=%s; ordering without it", replaces)
-            for field in ("state", "reason", "failureTime"):
-                status.pop(field, None)
+            created = await acme_client.new_order(identifiers, replaces=replaces, **options)
+        except AcmeError as err:
+            if not (replaces and is_replaces_rejection(err)):
+                await call("Failed to create Order", _reraise, err)
+                raise  # unreachable: call() raises for every error
+            # RFC 9773: a server may refuse ``replaces`` (already replaced, unknown
+            # certificate, no ARI at all); renewing matters more than the link.
+            log.info("ACME server refused replaces=%s (%s); ordering without it", replaces, err)
             created = await call(
                 "Failed to create Order", acme_client.new_order, identifiers, **options
             )
@@ -503,7 +501,8 @@ def _failure_reason(fetched: AcmeOrder, challenges: list[JSONObject]) -> str:
 class _Caller:
     """Calls the ACME client and turns its errors into the Order's status (SPEC §6.3).
 
-    4xx answers end the Order (``errored``, ``<what>: <problem>``); ``rateLimited`` with
+    4xx answers and unsupported profiles end the Order (``errored``, ``<what>: <problem>``);
+    ``rateLimited`` with
     ``Retry-After`` waits (reason says until when, the Order is requeued then); anything
     else propagates and is retried with backoff.
     """
@@ -526,6 +525,6 @@ class _Caller:
                     f"{until(now, wait)}: {err}"
                 )
                 raise _Done(Requeue(wait)) from None
-            if is_client_error(err):
+            if not is_retryable(err):
                 fail(self._status, f"{what}: {err}", self._clock)
             raise
