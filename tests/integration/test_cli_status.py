@@ -193,6 +193,24 @@ async def test_failed_request_shows_the_failure_and_the_backoff(env: Env) -> Non
     assert re.search(rf"Next retry +{retry} \(in ", out)
 
 
+async def test_failed_renewal_keeps_the_valid_certificate_in_the_line(env: Env) -> None:
+    await seed_ca_issuer(env.client)
+    flaky = FlakyCA()
+    flaky.failing = False
+    issuers = {**build([SelfSignedIssuer]), "ca": flaky}
+    async with running(build_manager(env.client, options=options(issuers=issuers))):
+        await create_certificate(env)
+        await status_settles(env, ["Certificate is up to date"])
+        flaky.failing = True
+        code, _, err = await cli(env, "renew", "web", "-n", NS)
+        assert code == 0, err
+        last = await status_settles(env, ["CertificateRequest ns/web-2 failed"])
+    cert = await env.client.get(CERTIFICATES, NS, "web")
+    assert f"(the current certificate stays valid until {cert['status']['notAfter']})" in last
+    assert "the signer refuses" in last
+    assert "next attempt at" in last
+
+
 # --- the Secret -----------------------------------------------------------------------------
 
 

@@ -339,6 +339,7 @@ class CauseCode(StrEnum):
     ISSUING = "Issuing"
     NOT_READY = "NotReady"
     DELETING = "Deleting"
+    RENEWAL_OVERDUE = "RenewalOverdue"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ Pure: everything arrives as arguments, including "now".
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Final
 
@@ -36,6 +37,8 @@ from certsmith.status.model import (
 
 __all__ = ["analyse", "is_rate_limited"]
 
+RENEWAL_GRACE: Final = dt.timedelta(minutes=5)
+"""How long past its renewal time a Ready Certificate may sit before renewal counts as stuck."""
 _RATE_LIMIT_MARKERS: Final = ("ratelimited", "rate limit", "too many certificates")
 _SECRET_REASONS: Final = frozenset(
     {
@@ -162,18 +165,36 @@ class _Analysis:
             return missing
         ready = cert.ready
         issuing = cert.issuing
-        if ready is not None and ready.is_true and not (issuing and issuing.is_true):
-            return self.ready_state()
+        # With cert-manager's ServerSideApply gate a success leaves Issuing=False/Issued.
+        failed = issuing is not None and not issuing.is_true and issuing.reason != "Issued"
+        if ready is not None and ready.is_true:
+            if issuing is None or not (issuing.is_true or failed):
+                return self.ready_state()
+            if failed:
+                return self.renewal_failed(self.issuance_state())
+        return self.issuance_state()
+
+    def issuance_state(self) -> RootCause:
+        """Why an issuance is in flight, failed, or not started."""
+        issuing = self.cert.issuing
         in_flight = self.request if self.request and self.request.role == "next" else None
         if in_flight is not None:
             return self.request_state(in_flight)
-        if issuing is not None and not issuing.is_true:
+        if issuing is not None and not issuing.is_true and issuing.reason != "Issued":
             return self.cause(
                 CauseCode.REQUEST_FAILED,
                 f"The last issuance failed ({issuing.reason}): {issuing.message}",
                 self.retry_action("fix the cause"),
             )
         return self.not_ready_state()
+
+    def renewal_failed(self, cause: RootCause) -> RootCause:
+        """``cause`` of a failed renewal, saying that the current certificate still serves."""
+        until = self.cert.not_after
+        still = (
+            f" (the current certificate stays valid until {format_time(until)})" if until else ""
+        )
+        return dataclasses.replace(cause, cause=cause.cause.rstrip(".") + still)
 
     def issuer_missing(self) -> RootCause | None:
         ref, issuer = self.cert.issuer_ref, self.issuer
@@ -211,6 +232,16 @@ class _Analysis:
                 CauseCode.ISSUER_NOT_READY,
                 f"Certificate is up to date ({renewal}), but {self.issuer_not_ready_text()}",
                 self.issuer_fix() + " before the renewal",
+            )
+        due = cert.renewal_time
+        if due is not None and self.now - due > RENEWAL_GRACE:
+            valid = f"valid until {format_time(cert.not_after)}" if cert.not_after else "valid"
+            return self.cause(
+                CauseCode.RENEWAL_OVERDUE,
+                f"Certificate is {valid} but its renewal was due at {format_time(due)} and "
+                "has not started",
+                "check that the certsmith controllers run (certificates-trigger), or run "
+                f"`certsmith renew {cert.name} {self.ns_flag}`",
             )
         return RootCause(
             code=CauseCode.UP_TO_DATE,

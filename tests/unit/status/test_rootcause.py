@@ -309,3 +309,35 @@ def test_a_retry_in_the_past_is_due_now():
 )
 def test_rate_limit_detection(text, limited):
     assert is_rate_limited(text) is limited
+
+
+def test_a_failed_renewal_of_a_valid_certificate_says_it_still_serves():
+    failed = cond("Issuing", "False", "Failed", "The certificate request has failed: boom")
+    cert = certificate(READY, failed, revision=1, next_retry_time=NOW + dt.timedelta(hours=1))
+    req = dataclasses.replace(
+        request(APPROVED, cond("Ready", "False", "Failed", "boom")), name="web-2", revision=2
+    )
+    cause = analyse(cert, SECRET, ISSUER, req, None, now=NOW)
+    assert cause.code == CauseCode.REQUEST_FAILED
+    assert cause.cause == (
+        "CertificateRequest ns/web-2 failed: boom "
+        "(the current certificate stays valid until 2026-07-31T12:00:00Z)"
+    )
+
+
+def test_success_under_the_server_side_apply_gate_is_up_to_date():
+    issued = cond("Issuing", "False", "Issued", "The certificate has been successfully issued")
+    cause = analyse(certificate(READY, issued), SECRET, ISSUER, None, None, now=NOW)
+    assert cause.code == CauseCode.UP_TO_DATE
+
+
+def test_a_renewal_that_never_started_is_overdue():
+    cert = certificate(READY, renewal_time=NOW - dt.timedelta(hours=2))
+    cause = analyse(cert, SECRET, ISSUER, None, None, now=NOW)
+    assert cause.code == CauseCode.RENEWAL_OVERDUE
+    assert cause.line.startswith(
+        "Certificate is valid until 2026-07-31T12:00:00Z but its renewal was due at "
+        "2026-06-01T10:00:00Z and has not started. Next: check that the certsmith controllers run"
+    )
+    just_due = certificate(READY, renewal_time=NOW - dt.timedelta(minutes=1))
+    assert analyse(just_due, SECRET, ISSUER, None, None, now=NOW).code == CauseCode.UP_TO_DATE
