@@ -249,7 +249,7 @@ def test_certificate_is_renewed_through_acme_when_its_renewal_time_passes(
 
         def renewed() -> bool:
             cert = serve.get("certificate", "web", NAMESPACE)
-            return cert["status"].get("revision") == 2 and condition(cert)["status"] == "True"
+            return bool(cert["status"].get("revision") == 2) and condition(cert)["status"] == "True"
 
         wait_until(renewed, timeout=120)
         second_chain = secret_data(serve, "web-tls", "tls.crt")
