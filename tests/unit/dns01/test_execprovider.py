@@ -1,4 +1,6 @@
 import json
+import os
+import signal
 import stat
 from pathlib import Path
 
@@ -7,6 +9,7 @@ import pytest
 from certsmith.acme.dns01 import ChallengeRequest, DNS01ConfigError, ExecProviderError
 from certsmith.acme.dns01.execprovider import OUTPUT_LIMIT, ExecProvider, parse_exec_command
 from tests.dns01tools import SecretStore, make_opaque_secret
+from tests.fakes import eventually
 
 
 def script(tmp_path: Path, body: str, name: str = "hook.sh") -> Path:
@@ -33,7 +36,7 @@ def process_is_gone(pid: int) -> bool:
     """No such process, or only its zombie (state Z) is left."""
     stat_file = Path(f"/proc/{pid}/stat")
     try:
-        return stat_file.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        return stat_file.read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
     except FileNotFoundError:
         return True
 
@@ -124,15 +127,26 @@ async def test_secret_values_printed_by_the_script_are_redacted(tmp_path):
 
 async def test_a_script_over_its_timeout_is_killed_with_its_children(tmp_path):
     pidfile = tmp_path / "child.pid"
-    hook = script(tmp_path, f"sleep 60 &\necho $! > {pidfile}\nwait\n")
+    hook = script(tmp_path, f"sleep 60 &\necho $! > {pidfile}\necho waiting for the API\nwait\n")
     provider = ExecProvider({"hook": hook}, SecretStore())
     with pytest.raises(ExecProviderError) as err:
-        await provider.present(request(timeout="200ms"))
+        await provider.present(request(timeout="2s"))
     assert str(err.value) == (
         'exec DNS-01 command "hook" (present _acme-challenge.www.example.test.) did not finish '
-        "within 200ms and was killed"
+        "within 2s and was killed: stdout: waiting for the API"
     )
-    assert process_is_gone(int(pidfile.read_text()))
+    child = int(pidfile.read_text())
+    await eventually(lambda: process_is_gone(child), timeout=10)
+
+
+async def test_a_background_child_holding_the_output_does_not_block_success(tmp_path):
+    pidfile = tmp_path / "child.pid"
+    hook = script(tmp_path, f"sleep 60 &\necho $! > {pidfile}\nexit 0\n")
+    provider = ExecProvider({"hook": hook}, SecretStore())
+    try:
+        await provider.present(request(timeout="1m"))
+    finally:
+        os.kill(int(pidfile.read_text()), signal.SIGKILL)
 
 
 async def test_unregistered_command_names_the_registered_ones(tmp_path):

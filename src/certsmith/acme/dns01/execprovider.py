@@ -49,6 +49,8 @@ EXEC_SOLVER_NAME: Final = "exec"
 DEFAULT_TIMEOUT: Final = "2m"
 OUTPUT_LIMIT: Final = 2048
 """Bytes of each of stdout and stderr kept (the end, where errors usually are)."""
+_DRAIN_GRACE: Final = 1.0
+"""Seconds to keep reading output after the script exited (a background child may hold it)."""
 
 _ENV_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RESERVED_PREFIXES: Final = ("LD_", "DYLD_", "CERTSMITH_")
@@ -195,8 +197,10 @@ class ExecProvider:
         timeout = parse_go_duration(config.timeout).total_seconds()
         argv = [str(path), *config.args, request.action, request.resolved_fqdn, request.key]
         what = f'exec DNS-01 command "{config.command}" ({request.action} {request.resolved_fqdn})'
+        loop = asyncio.get_running_loop()
         try:
-            process = await asyncio.create_subprocess_exec(
+            transport, protocol = await loop.subprocess_exec(
+                lambda: _ExitProtocol(loop),
                 *argv,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
@@ -206,37 +210,76 @@ class ExecProvider:
             )
         except OSError as err:
             raise ExecProviderError(f"{what}: cannot start {path}: {err.strerror or err}") from err
-        assert process.stdout is not None
-        assert process.stderr is not None
-        readers = asyncio.gather(_tail(process.stdout), _tail(process.stderr))
+        assert protocol.stdout is not None
+        assert protocol.stderr is not None
+        stdout, stderr = _Tail(), _Tail()
+        readers = [
+            asyncio.create_task(stdout.drain(protocol.stdout)),
+            asyncio.create_task(stderr.drain(protocol.stderr)),
+        ]
         try:
-            async with asyncio.timeout(timeout):
-                stdout, stderr = await readers
-                status = await process.wait()
-        except TimeoutError:
-            _kill_group(process.pid)
-            await process.wait()
-            readers.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await readers
+            timed_out = False
+            try:
+                async with asyncio.timeout(timeout):
+                    await asyncio.shield(protocol.exited)  # a timeout must not cancel it
+            except TimeoutError:
+                timed_out = True
+                _kill_group(transport.get_pid())
+                await protocol.exited
+            # After the exit, read what is left; a background child of the script may keep the
+            # pipes open, so only for a moment.
+            await _stop(readers, grace=0 if timed_out else _DRAIN_GRACE)
+        finally:
+            if not protocol.exited.done():  # cancelled while the script runs: end it
+                _kill_group(transport.get_pid())
+            for reader in readers:
+                reader.cancel()
+            transport.close()
+        if timed_out:
             limit = format_go_duration(parse_go_duration(config.timeout))
-            raise ExecProviderError(
-                f"{what} did not finish within {limit} and was killed"
-            ) from None
+            output = _describe_output(stdout.data, stderr.data, hidden, silent="")
+            raise ExecProviderError(f"{what} did not finish within {limit} and was killed{output}")
+        status = transport.get_returncode()
         if status != 0:
-            output = _describe_output(stdout, stderr, hidden)
+            output = _describe_output(stdout.data, stderr.data, hidden)
             raise ExecProviderError(f"{what} exited with status {status}{output}")
 
 
-async def _tail(stream: asyncio.StreamReader) -> bytes:
-    """Read ``stream`` to its end, keeping the last :data:`OUTPUT_LIMIT` bytes plus one.
+class _ExitProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """The stream protocol of ``create_subprocess_exec`` that also says when the process exited.
 
-    The extra byte tells the message that the output was cut.
+    ``Process.wait()`` returns only once the pipes are closed too, which a background child of
+    the script can delay for ever; ``exited`` resolves on the exit itself.
     """
-    kept = b""
-    while chunk := await stream.read(65536):
-        kept = (kept + chunk)[-(OUTPUT_LIMIT + 1) :]
-    return kept
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=2**16, loop=loop)
+        self.exited: asyncio.Future[None] = loop.create_future()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+
+class _Tail:
+    """The last :data:`OUTPUT_LIMIT` bytes of a stream, plus one to tell that it was cut."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    async def drain(self, stream: asyncio.StreamReader) -> None:
+        while chunk := await stream.read(65536):
+            self.data = (self.data + chunk)[-(OUTPUT_LIMIT + 1) :]
+
+
+async def _stop(tasks: list[asyncio.Task[None]], *, grace: float) -> None:
+    """Give ``tasks`` ``grace`` seconds to finish, then cancel the rest and wait for them."""
+    if grace > 0:
+        await asyncio.wait(tasks, timeout=grace)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _kill_group(pid: int) -> None:
@@ -244,7 +287,9 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _describe_output(stdout: bytes, stderr: bytes, hidden: list[str]) -> str:
+def _describe_output(
+    stdout: bytes, stderr: bytes, hidden: list[str], *, silent: str = " and printed nothing"
+) -> str:
     parts = []
     for label, data in (("stderr", stderr), ("stdout", stdout)):
         text = data[-OUTPUT_LIMIT:].decode("utf-8", "replace")
@@ -254,4 +299,4 @@ def _describe_output(stdout: bytes, stderr: bytes, hidden: list[str]) -> str:
         if text:
             prefix = "…" if len(data) > OUTPUT_LIMIT else ""
             parts.append(f"{label}: {prefix}{text}")
-    return (": " + "; ".join(parts)) if parts else " and printed nothing"
+    return (": " + "; ".join(parts)) if parts else silent
