@@ -69,6 +69,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["delta"] = format_delta
     env.filters["time"] = _format_time
+    env.filters["shorttime"] = _format_short_time
     env.globals.update(
         states=list(State),
         sort_keys=SORT_KEYS,
@@ -81,6 +82,10 @@ def environment() -> jinja2.Environment:
 
 def _format_time(value: dt.datetime | None) -> str:
     return "" if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _format_short_time(value: dt.datetime | None) -> str:
+    return "" if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
 
 
 async def list_all(client: KubeClient, resource: ResourceRef) -> list[JSONObject]:
