@@ -74,8 +74,8 @@ roleRef:
   name: certsmith-ui-viewer
 subjects:
   - apiGroup: rbac.authorization.k8s.io
-    kind: User
-    name: viewer
+    kind: Group
+    name: certsmith-ui-viewers
 """
 """The grant docs/ui.md documents for people who may open the view."""
 
@@ -184,7 +184,11 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
     data = root / "data"
     data.mkdir()
     # A user with a token but no RBAC grant, to check that /ui is behind authorization.
-    (data / "tokens.csv").write_text("viewer-token-0123456789,viewer,uid-viewer\n")
+    # Token users: one in the viewers' group, one in no group (tokens authenticate; RBAC decides).
+    (data / "tokens.csv").write_text(
+        'viewer-token-0123456789,viewer,uid-viewer,"certsmith-ui-viewers"\n'
+        "nobody-token-0123456789,nobody,uid-nobody\n"
+    )
     server = Serve(data, root, [f"--approve-signer-names={APPROVED_SIGNERS}"])
     server.start()
     try:
@@ -377,18 +381,62 @@ def test_drill_down_of_a_ready_certificate_escapes_a_hostile_annotation(
     screenshot(page, tmp_path, "ui-certificate")
 
 
-def test_ui_needs_authentication_and_an_rbac_grant(serve: Serve, creds: ClientCredentials):
-    url = f"https://127.0.0.1:{serve.port}/ui/"
-    with httpx.Client(verify=ssl.create_default_context(cafile=creds.ca_file)) as anonymous:
-        assert anonymous.get(url).status_code == 401
-        viewer = {"Authorization": "Bearer viewer-token-0123456789"}
-        assert anonymous.get(url, headers=viewer).status_code == 403
-        serve.kubectl("apply", "-f", "-", input_text=UI_VIEWER_RBAC)
-        wait_until(lambda: anonymous.get(url, headers=viewer).status_code == 200, timeout=15)
-        page = anonymous.get(url + "certificates/shop/web-1", headers=viewer)
+@pytest.fixture(scope="module")
+def viewers_granted(serve: Serve) -> None:
+    """The documented grant: group ``certsmith-ui-viewers`` may GET /ui and /ui/*."""
+    serve.kubectl("apply", "-f", "-", input_text=UI_VIEWER_RBAC)
+
+
+def test_ui_needs_authentication_and_an_rbac_grant(
+    serve: Serve, creds: ClientCredentials, viewers_granted: None
+) -> None:
+    base = f"https://127.0.0.1:{serve.port}"
+    viewer = {"Authorization": "Bearer viewer-token-0123456789"}
+    nobody = {"Authorization": "Bearer nobody-token-0123456789"}
+    with httpx.Client(base_url=base, verify=ssl.create_default_context(cafile=creds.ca_file)) as c:
+        assert c.get("/ui/").status_code == 401
+        assert c.get("/ui/", headers=nobody).status_code == 403
+        assert c.get("/ui/certificates/shop/web-1", headers=nobody).status_code == 403
+        wait_until(lambda: c.get("/ui/", headers=viewer).status_code == 200, timeout=15)
+        page = c.get("/ui/certificates/shop/web-1", headers=viewer)
         assert page.status_code == 200
-        assert "script-src" not in page.headers["Content-Security-Policy"]
-        assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+        assert "web-1-tls" in page.text
+        # The view grants no API access of its own.
+        api = c.get("/apis/cert-manager.io/v1/certificates", headers=viewer)
+        assert api.status_code == 403
+
+
+def test_a_viewer_certificate_imported_as_pkcs12_opens_the_ui(
+    browser: Any, serve: Serve, viewers_granted: None, tmp_path: Path
+) -> None:
+    """docs/ui.md's recipe: a client certificate from the data dir's CA, bundled as PKCS#12."""
+    pki = serve.data_dir / "pki"
+    key, csr, crt, p12 = (tmp_path / f"alice.{ext}" for ext in ("key", "csr", "crt", "p12"))
+    (tmp_path / "ext.cnf").write_text("extendedKeyUsage = clientAuth\n")
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", key, "-out", csr, "-subj", "/O=certsmith-ui-viewers/CN=alice")  # fmt: skip
+    openssl("x509", "-req", "-in", csr, "-CA", pki / "ca.crt", "-CAkey", pki / "ca.key",
+            "-days", "30", "-extfile", tmp_path / "ext.cnf", "-out", crt)  # fmt: skip
+    openssl("pkcs12", "-export", "-inkey", key, "-in", crt, "-name", "certsmith UI (alice)",
+            "-out", p12, "-passout", "pass:import-me")  # fmt: skip
+    context = browser.new_context(
+        client_certificates=[
+            {
+                "origin": f"https://127.0.0.1:{serve.port}",
+                "pfxPath": str(p12),
+                "passphrase": "import-me",
+            }
+        ],
+        ignore_https_errors=True,
+    )
+    try:
+        page = context.new_page()
+        response = page.goto(f"https://127.0.0.1:{serve.port}/ui/")
+        assert response is not None
+        assert response.status == 200
+        assert page.locator("#inventory tbody tr").count() == 50
+    finally:
+        context.close()
 
 
 def test_kubectl_proxy_serves_the_ui_with_the_kubeconfig_credentials(serve: Serve) -> None:
