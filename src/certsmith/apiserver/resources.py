@@ -743,6 +743,44 @@ def builtin_types() -> list[ResourceType]:
             is_custom=False,
         ),
         ResourceType(
+            group="networking.k8s.io",
+            version="v1",
+            plural="ingressclasses",
+            singular="ingressclass",
+            kind="IngressClass",
+            list_kind="IngressClassList",
+            namespaced=False,
+            printer_columns=(
+                PrinterColumn(
+                    "Controller",
+                    "string",
+                    ".spec.controller",
+                    0,
+                    "Controller that is responsible for handling this class",
+                ),
+                PrinterColumn(
+                    "Parameters",
+                    "string",
+                    ".spec.parameters",
+                    0,
+                    "A reference to a resource with additional parameters",
+                ),
+                # "date", not _age(): no row printer, so the JSONPath cell humanises it.
+                PrinterColumn(
+                    "Age", "date", ".metadata.creationTimestamp", 0, CREATION_TIMESTAMP_DESCRIPTION
+                ),
+            ),
+            schema=_object_schema(
+                "IngressClass represents the class of the Ingress, referenced by the Ingress "
+                "Spec.",
+                spec={
+                    "type": "object",
+                    "properties": {"controller": _STR, "parameters": _PRESERVE},
+                },
+            ),
+            is_custom=False,
+        ),
+        ResourceType(
             group="gateway.networking.k8s.io",
             version="v1",
             plural="gateways",
@@ -775,6 +813,65 @@ def builtin_types() -> list[ResourceType]:
                 status=_PRESERVE,
             ),
             # A CRD on every real cluster: strategic merge patch is refused.
+            is_custom=True,
+        ),
+        # Gateway API HTTPRoute (the ACME gatewayHTTPRoute solver's resource) and Istio's Gateway
+        # (a third certificate-shim source): CRDs on a real cluster, declared here with the fields
+        # the controllers read. Applying the upstream CRDs replaces these declarations.
+        ResourceType(
+            group="gateway.networking.k8s.io",
+            version="v1",
+            plural="httproutes",
+            singular="httproute",
+            kind="HTTPRoute",
+            list_kind="HTTPRouteList",
+            namespaced=True,
+            categories=("gateway-api",),
+            subresources=("status",),
+            printer_columns=(
+                PrinterColumn("Hostnames", "string", ".spec.hostnames"),
+                PrinterColumn("Age", "date", ".metadata.creationTimestamp"),
+            ),
+            schema=_object_schema(
+                "HTTPRoute provides a way to route HTTP requests.",
+                spec={
+                    "type": "object",
+                    "x-kubernetes-preserve-unknown-fields": True,
+                    "properties": {
+                        "parentRefs": {"type": "array", "items": _PRESERVE},
+                        "hostnames": _STR_LIST,
+                        "rules": {"type": "array", "items": _PRESERVE},
+                    },
+                },
+                status=_PRESERVE,
+            ),
+            is_custom=True,
+        ),
+        ResourceType(
+            group="networking.istio.io",
+            version="v1",
+            plural="gateways",
+            singular="gateway",
+            kind="Gateway",
+            list_kind="GatewayList",
+            namespaced=True,
+            short_names=("gw",),
+            categories=("istio-io", "networking-istio-io"),
+            subresources=("status",),
+            printer_columns=(PrinterColumn("Age", "date", ".metadata.creationTimestamp"),),
+            schema=_object_schema(
+                "Configuration affecting edge load balancer. See more details at: "
+                "https://istio.io/docs/reference/config/networking/gateway.html",
+                spec={
+                    "type": "object",
+                    "x-kubernetes-preserve-unknown-fields": True,
+                    "properties": {
+                        "selector": _STR_MAP,
+                        "servers": {"type": "array", "items": _PRESERVE},
+                    },
+                },
+                status=_PRESERVE,
+            ),
             is_custom=True,
         ),
         ResourceType(

@@ -155,7 +155,10 @@ BUILTIN_CASES = [
     ("rbac.authorization.k8s.io", "rolebindings", "RoleBinding", True, (), False),
     ("rbac.authorization.k8s.io", "clusterrolebindings", "ClusterRoleBinding", False, (), False),
     ("networking.k8s.io", "ingresses", "Ingress", True, ("ing",), False),
+    ("networking.k8s.io", "ingressclasses", "IngressClass", False, (), False),
     ("gateway.networking.k8s.io", "gateways", "Gateway", True, ("gtw",), True),
+    ("gateway.networking.k8s.io", "httproutes", "HTTPRoute", True, (), True),
+    ("networking.istio.io", "gateways", "Gateway", True, ("gw",), True),
     (
         "apiextensions.k8s.io",
         "customresourcedefinitions",
@@ -170,7 +173,7 @@ BUILTIN_CASES = [
 @pytest.mark.parametrize(
     ("group", "plural", "kind", "namespaced", "short_names", "is_custom"),
     BUILTIN_CASES,
-    ids=[c[1] for c in BUILTIN_CASES],
+    ids=[f"{c[1]}.{c[0]}" for c in BUILTIN_CASES],
 )
 def test_builtin_is_registered_like_real_kubernetes(
     group, plural, kind, namespaced, short_names, is_custom
@@ -229,6 +232,7 @@ def test_registry_lists_core_group_first_and_groups_in_registration_order():
         "rbac.authorization.k8s.io",
         "networking.k8s.io",
         "gateway.networking.k8s.io",
+        "networking.istio.io",
         "apiextensions.k8s.io",
         "acme.cert-manager.io",
         "cert-manager.io",
