@@ -49,10 +49,13 @@ __all__ = [
     "load_crds",
     "main",
     "render_crd",
+    "render_kustomization",
     "write_crds",
 ]
 
 CRD_API_VERSION: Final = "apiextensions.k8s.io/v1"
+#: Written next to the CRDs by :func:`write_crds` (see :func:`render_kustomization`).
+KUSTOMIZATION: Final = "kustomization.yaml"
 
 _HEADER: Final = (
     "# Generated from the certsmith.api models by `python -m certsmith.api.crds --write "
@@ -360,15 +363,37 @@ def write_crds(directory: Path) -> list[Path]:
     """
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for crd in build_crds():
-        path = directory / crd_filename(crd)
-        path.write_text(render_crd(crd), encoding="utf-8")
+    for name, text in _expected().items():
+        path = directory / name
+        path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
 
 
+def render_kustomization(crds: Sequence[Mapping[str, Any]]) -> str:
+    """The ``kustomization.yaml`` listing the CRD files, so ``deploy/crds`` is a kustomize base.
+
+    kustomize only loads files at or below a kustomization's own directory and refuses a base
+    that is an ancestor of the overlay, so the install overlays under ``deploy/overlays`` can
+    only reach the CRDs through a kustomization here.
+    """
+    body = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": sorted(crd_filename(crd) for crd in crds),
+    }
+    return _HEADER + yaml.safe_dump(body, sort_keys=False, default_flow_style=False)
+
+
+def _expected() -> dict[str, str]:
+    crds = build_crds()
+    expected = {crd_filename(crd): render_crd(crd) for crd in crds}
+    expected[KUSTOMIZATION] = render_kustomization(crds)
+    return expected
+
+
 def _stale(directory: Path) -> list[str]:
-    expected = {crd_filename(crd): render_crd(crd) for crd in build_crds()}
+    expected = _expected()
     present = {p.name for p in directory.glob("*.yaml")} if directory.is_dir() else set()
     stale = sorted(present - set(expected))
     for name, text in expected.items():
