@@ -697,5 +697,7 @@ class ControllerHarness:
             return await self.controllers[controller].reconcile(ObjectKey(namespace, name))
         finally:
             for write in self.client.writes:
-                if isinstance(write.result, dict) and write.plural != "events":
+                if write.verb == "delete":
+                    await self.wait_deleted(write.plural, write.namespace, write.name)
+                elif isinstance(write.result, dict) and write.plural != "events":
                     await self.wait_cached(write.result, plural=write.plural)

@@ -68,6 +68,7 @@ class FakeAcme:
         self.authorizations: dict[str, Authorization] = {AUTHZ_URL: authorization()}
         self.challenge_status = "pending"
         self.chain_pem = ""
+        self.after_finalize: Order | None = None
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
         self._failures: dict[str, list[BaseException]] = {}
 
@@ -120,6 +121,8 @@ class FakeAcme:
 
     async def finalize_order(self, order: Order, csr_der: bytes) -> Order:
         self._enter("finalize_order", order.url, csr_der)
+        if self.after_finalize is not None:
+            self.order = self.after_finalize
         return self.order
 
     async def get_authorization(self, url: str) -> Authorization:

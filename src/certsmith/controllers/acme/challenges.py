@@ -321,7 +321,7 @@ class ChallengeReconciler:
         meta = obj.get("metadata") or {}
         body = {
             "metadata": {
-                "finalizers": finalizers or None,
+                "finalizers": finalizers,
                 "resourceVersion": meta.get("resourceVersion"),
             }
         }
