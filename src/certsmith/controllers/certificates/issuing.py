@@ -382,7 +382,10 @@ class IssuingController:
         name = cert.status.next_private_key_secret_name if cert.status is not None else None
         if not name:
             return None
-        secret = await get_secret(self._client, cert.namespace, name)
+        # The key Secret as of this Certificate's state (written before the status naming it).
+        secret = await self._secret_reader.get(
+            cert.namespace, name, as_of=cert.metadata.resource_version
+        )
         data = secret.decoded(TLS_KEY_KEY) if secret is not None else None
         if not data:
             return None

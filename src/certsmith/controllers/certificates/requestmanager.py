@@ -39,7 +39,7 @@ from certsmith.controllers.certificates.state import (
     CERTIFICATE_NAME_ANNOTATION,
     PRIVATE_KEY_SECRET_ANNOTATION,
     REVISION_ANNOTATION,
-    get_secret,
+    SecretReader,
     next_revision,
     owned_requests,
     owner_reference,
@@ -151,6 +151,7 @@ class RequestManager:
         requests: Informer,
         recorder: EventRecorder,
         copied_annotation_prefixes: Sequence[str] = DEFAULT_COPIED_ANNOTATION_PREFIXES,
+        secret_reader: SecretReader | None = None,
     ) -> None:
         """Create the controller.
 
@@ -160,7 +161,10 @@ class RequestManager:
             requests: the CertificateRequest informer.
             recorder: where Events go.
             copied_annotation_prefixes: which Certificate annotations requests inherit.
+            secret_reader: how Secrets are read (shared with the other controllers); by
+                default every read is a GET.
         """
+        self._secret_reader = secret_reader or SecretReader(client, None)
         self._client = client
         self._certificates = certificates
         self._requests = requests
@@ -182,7 +186,10 @@ class RequestManager:
         secret_name = cert.status.next_private_key_secret_name
         if not secret_name:
             return None
-        secret = await get_secret(self._client, cert.namespace, secret_name)
+        # The key Secret as of this Certificate's state (written before the status naming it).
+        secret = await self._secret_reader.get(
+            cert.namespace, secret_name, as_of=cert.metadata.resource_version
+        )
         data = secret.decoded("tls.key") if secret is not None else None
         if not data:
             return None

@@ -35,6 +35,7 @@ import copy
 import datetime as dt
 import logging
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Final
 
 import pydantic
@@ -196,20 +197,32 @@ def next_key_secrets(secrets: Informer, cert: Certificate) -> list[JSONObject]:
 SECRET_READS_KEPT: Final = 1024
 
 
+@dataclass(frozen=True)
+class _Read:
+    """One GET's answer: the Secret (``None``: it did not exist), for a read as of ``as_of``."""
+
+    version: str | None
+    obj: JSONObject | None
+    as_of: int | None
+
+
 class SecretReader:
-    """Reads Secrets with their data: a GET, or what the informer shows to be current."""
+    """Reads Secrets with their data: a GET, or an earlier read known to be current enough."""
 
     def __init__(
         self, client: KubeClient, secrets: Informer | None, *, size: int = SECRET_READS_KEPT
     ) -> None:
         """Read through ``client``; ``secrets`` (metadata-only) tells which reads are current.
 
-        Without ``secrets``, or with ``size`` 0, every read of an existing Secret is a GET.
+        With ``size`` 0 every read is a GET.
         """
         self._client = client
         self._secrets = secrets
         self._size = size
-        self._recent: OrderedDict[tuple[str, str], tuple[str, JSONObject]] = OrderedDict()
+        self._recent: OrderedDict[tuple[str, str], _Read] = OrderedDict()
+        self._pending: dict[
+            tuple[str, str], tuple[int | None, asyncio.Future[JSONObject | None]]
+        ] = {}
         self.gets = 0  # GETs sent; for tests and the benchmark
 
     async def get(self, namespace: str, name: str, *, as_of: str | None = None) -> Secret | None:
@@ -218,47 +231,94 @@ class SecretReader:
         Args:
             namespace: the Secret's namespace.
             name: its name.
-            as_of: a resourceVersion (the Certificate's): when the informer has seen it, its
-                view is used, a GET only for data not read at the version it shows. ``None``
-                always GETs (for data written back).
+            as_of: a resourceVersion (the Certificate's): the answer may be any state of the
+                Secret not older than that revision. ``None`` always GETs (for data written
+                back into the cluster).
 
         Raises:
             certsmith.client.errors.ApiError: any failure other than 404 (retried by the caller).
         """
         key = (namespace, name)
-        informer = self._secrets
-        if as_of is not None and informer is not None and _caught_up(informer, as_of):
-            cached = informer.cache.get(namespace, name)
-            if cached is None:
-                return None
-            version = (cached.get("metadata") or {}).get("resourceVersion")
-            recent = self._recent.get(key)
-            if version and recent is not None and recent[0] == version:
-                self._recent.move_to_end(key)
-                return Secret.from_dict(recent[1])
+        want = _revision(as_of)
+        if want is not None:
+            known, secret = self._known(key, want)
+            if known:
+                return secret
+            pending = self._pending.get(key)
+            if pending is not None and pending[0] is not None and pending[0] >= want:
+                # A GET for a revision at least as new is under way (another controller of
+                # the same Certificate): its answer will do. shield: our cancellation must
+                # not cancel it for the others.
+                obj = await asyncio.shield(pending[1])
+                return Secret.from_dict(obj) if obj is not None else None
+        fetch = asyncio.ensure_future(self._fetch(key, want))
+        self._pending[key] = (want, fetch)
+        fetch.add_done_callback(lambda done: self._settled(key, done))
+        obj = await asyncio.shield(fetch)
+        return Secret.from_dict(obj) if obj is not None else None
+
+    async def _fetch(self, key: tuple[str, str], want: int | None) -> JSONObject | None:
         self.gets += 1
         try:
-            obj = await self._client.get(SECRETS, namespace, name)
+            obj: JSONObject | None = await self._client.get(SECRETS, *key)
         except NotFound:
-            self._recent.pop(key, None)
-            return None
-        version = (obj.get("metadata") or {}).get("resourceVersion")
-        if version and self._size > 0:
-            self._recent[key] = (str(version), obj)
+            obj = None
+        version = ((obj or {}).get("metadata") or {}).get("resourceVersion")
+        if self._size > 0:
+            self._recent[key] = _Read(str(version) if version else None, obj, want)
             self._recent.move_to_end(key)
             while len(self._recent) > self._size:
                 self._recent.popitem(last=False)
-        return Secret.from_dict(obj)
+        return obj
+
+    def _settled(self, key: tuple[str, str], done: asyncio.Future[JSONObject | None]) -> None:
+        if self._pending.get(key, (None, None))[1] is done:
+            del self._pending[key]
+        if not done.cancelled():
+            done.exception()  # retrieved here: a failure nobody else awaited is not reported
+
+    def _known(self, key: tuple[str, str], want: int) -> tuple[bool, Secret | None]:
+        """``(True, the Secret)`` when no GET is needed for a state not older than ``want``."""
+        informer = self._secrets
+        shown = informer.cache.get(*key) if informer is not None else None
+        shown_version = ((shown or {}).get("metadata") or {}).get("resourceVersion")
+        recent = self._recent.get(key)
+        if informer is not None and _caught_up(informer, key[0], want):
+            # The informer has seen every revision up to ``want``: its view is recent enough.
+            if shown is None:
+                return True, None
+            if recent is None or recent.obj is None or recent.version != shown_version:
+                return False, None
+        elif recent is not None and recent.as_of is not None and recent.as_of >= want:
+            # Read for a revision at least as new, so after every write ``want`` was built on.
+            # It stands unless the informer has since seen a newer state of the Secret (one
+            # older than the read is just the informer lagging behind).
+            read_at = _revision(recent.version) if recent.obj is not None else recent.as_of
+            shown_at = _revision(shown_version)
+            if shown is not None and (read_at is None or shown_at is None or shown_at > read_at):
+                return False, None
+        else:
+            return False, None
+        self._recent.move_to_end(key)
+        return True, Secret.from_dict(recent.obj) if recent.obj is not None else None
 
 
-def _caught_up(informer: Informer, as_of: str) -> bool:
-    """Whether ``informer`` has seen every revision up to ``as_of``."""
-    if not informer.has_synced:
-        return False
+def _revision(resource_version: str | None) -> int | None:
+    """A resourceVersion as a revision number; ``None`` if absent or not an integer."""
     try:
-        return int(informer.resource_version) >= int(as_of)
-    except ValueError:  # not integers (another API server): no ordering to rely on
+        return int(resource_version) if resource_version else None
+    except ValueError:  # another API server's opaque versions: no ordering to rely on
+        return None
+
+
+def _caught_up(informer: Informer, namespace: str, want: int) -> bool:
+    """Whether ``informer`` has seen every Secret of ``namespace`` up to revision ``want``."""
+    if not informer.has_synced or informer.label_selector or informer.field_selector:
+        return False  # a Secret missing from a selective cache may still exist
+    if informer.namespace not in (None, namespace):
         return False
+    seen = _revision(informer.resource_version)
+    return seen is not None and seen >= want
 
 
 async def get_secret(client: KubeClient, namespace: str, name: str) -> Secret | None:

@@ -99,7 +99,11 @@ def _key_manager(d: Deps) -> Reconcile:
 
 def _request_manager(d: Deps) -> Reconcile:
     return RequestManager(
-        d.client, certificates=d.certificates, requests=d.informers.requests, recorder=d.recorder
+        d.client,
+        certificates=d.certificates,
+        requests=d.informers.requests,
+        recorder=d.recorder,
+        secret_reader=d.secret_reader,
     ).reconcile
 
 

@@ -61,11 +61,34 @@ async def test_read_as_of_a_seen_revision_is_reused(env: _Env) -> None:
     assert again.decoded("tls.crt") == b"a"
 
 
-async def test_read_as_of_a_revision_the_informer_has_not_seen_gets(env: _Env) -> None:
-    ahead = str(int(env.now) + 1)
-    await env.reader.get("ns", "tls", as_of=ahead)
-    await env.reader.get("ns", "tls", as_of=ahead)
+async def test_read_as_of_a_revision_neither_informer_nor_reads_have_seen_gets(
+    env: _Env,
+) -> None:
+    ahead = int(env.now) + 1
+    await env.reader.get("ns", "tls", as_of=str(ahead))
+    await env.reader.get("ns", "tls", as_of=str(ahead + 1))
     assert env.reader.gets == 2
+
+
+async def test_read_made_for_a_newer_revision_serves_older_ones(env: _Env) -> None:
+    ahead = int(env.now) + 5  # e.g. the Certificate's, past anything the informer saw yet
+    await env.reader.get("ns", "tls", as_of=str(ahead))
+    got = await env.reader.get("ns", "tls", as_of=str(ahead - 1))
+    assert env.reader.gets == 1
+    assert got is not None
+
+
+async def test_read_for_a_newer_revision_is_dropped_once_the_informer_shows_a_change(
+    env: _Env,
+) -> None:
+    ahead = int(env.now) + 5
+    await env.reader.get("ns", "tls", as_of=str(ahead))
+    await env.client.replace(SECRETS, "ns", "tls", _secret(value="Yg=="))
+    await env.caught_up()
+    got = await env.reader.get("ns", "tls", as_of=str(ahead))
+    assert env.reader.gets == 2
+    assert got is not None
+    assert got.decoded("tls.crt") == b"b"
 
 
 async def test_changed_secret_is_read_again(env: _Env) -> None:
@@ -110,3 +133,24 @@ async def test_oldest_read_is_dropped_past_the_bound(env: _Env) -> None:
     for name in ("tls", "two", "tls"):
         await reader.get("ns", name, as_of=env.now)
     assert reader.gets == 3
+
+
+async def test_informer_lagging_behind_a_read_does_not_invalidate_it(env: _Env) -> None:
+    env.client.muted = True  # the informer keeps showing the first version
+    await env.client.replace(SECRETS, "ns", "tls", _secret(value="Yg=="))
+    ahead = int(env.now) + 5
+    await env.reader.get("ns", "tls", as_of=str(ahead))
+    got = await env.reader.get("ns", "tls", as_of=str(ahead))
+    assert env.reader.gets == 1
+    assert got is not None
+    assert got.decoded("tls.crt") == b"b"
+
+
+async def test_concurrent_reads_for_one_revision_share_a_get(env: _Env) -> None:
+    ahead = str(int(env.now) + 5)
+    first, second = await asyncio.gather(
+        env.reader.get("ns", "tls", as_of=ahead), env.reader.get("ns", "tls", as_of=ahead)
+    )
+    assert env.reader.gets == 1
+    assert first is not None
+    assert second is not None
