@@ -261,3 +261,34 @@ def test_certificate_is_renewed_through_acme_when_its_renewal_time_passes(
         # pebble has no ARI: the renewal order went without ``replaces``, but its spec
         # names the certificate it replaces (for servers that do).
         assert orders[0]["spec"]["replaces"]
+
+
+@pytest.mark.parametrize(("reuse", "challenges"), [(100, 0), (0, 1)])
+def test_authorization_reuse_on_and_off(tmp_path: Path, reuse: int, challenges: int) -> None:
+    """With pebble reusing valid authorizations, a second order needs no Challenge."""
+    with (
+        running_pebble(tmp_path / "pebble", authz_reuse=reuse) as pebble,
+        serve_for_pebble(tmp_path / "certsmith", pebble) as serve,
+    ):
+        serve.apply(acme_issuer("le", pebble))
+        wait_ready(serve, "issuer", "le")
+        serve.apply(certificate("first", "le", ["web.example.test"]))
+        wait_ready(serve, "certificate", "first", timeout=120)
+        created: set[str] = set()
+
+        def record() -> bool:
+            created.update(c["metadata"]["name"] for c in serve.list("challenge", NAMESPACE))
+            cert = serve.get("certificate", "second", NAMESPACE)
+            return condition(cert).get("status") == "True"
+
+        serve.apply(certificate("second", "le", ["web.example.test"]))
+        wait_until(record, timeout=120)
+        order = next(
+            o
+            for o in serve.list("order", NAMESPACE)
+            if o["metadata"]["ownerReferences"][0]["name"] == "second-1"
+        )
+        [authz] = order["status"]["authorizations"]
+        assert authz["initialState"] == ("valid" if reuse else "pending")
+        second = [name for name in created if name.startswith(order["metadata"]["name"])]
+        assert len(second) == challenges
