@@ -59,6 +59,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     add_controller_arguments(parser)
     add_metrics_argument(parser, "")
+    parser.add_argument(
+        "--ui",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve the read-only web view at /ui/ on the API port, behind its authentication; "
+        "RBAC's non-resource URLs /ui and /ui/* decide who may open it (default on)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -187,6 +194,7 @@ async def serve(args: argparse.Namespace) -> int:
             metrics_listen=args.metrics_listen_address,
             acme=acme_options(args),
             acme_http01_listen=http01_listen(args, host),
+            ui=args.ui,
         )
     except (StartupError, ValueError) as exc:
         print(f"certsmith serve: {exc}", file=sys.stderr)
