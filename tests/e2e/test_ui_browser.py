@@ -3,14 +3,15 @@
 One ``certsmith serve`` (controllers inside) holds 50 Certificates in known states, made the way
 users make them (``kubectl apply``, ``certsmith deny``):
 
-- Ready: 24 from namespaced CA Issuers, 3 from a CA ClusterIssuer (90-day default duration);
+- Ready: 24 from namespaced CA Issuers (30, 60 and 90 days), 3 from a CA ClusterIssuer;
 - Expiring soon: 8 Ready ones with durations of 1h, 24h and 100h (under the 7-day threshold);
 - Not ready: 7 whose Issuer does not exist, 3 whose requests wait for approval (the ``hsm``
   Issuer is left out of ``--approve-signer-names``);
 - Failed: 5 for the ``hsm`` Issuer whose request was denied.
 
-The browser presents the admin kubeconfig's client certificate (what a user gets by importing
-it as PKCS#12), so the pages go through the API's authentication and RBAC like any request.
+The browser presents the admin kubeconfig's client certificate (one test: a viewer's certificate
+bundled as PKCS#12, docs/ui.md's recipe), so the pages go through the API's authentication and
+RBAC like any request.
 Screenshots go to the test's tmp_path; with ``CERTSMITH_UPDATE_SCREENSHOTS=1`` they also replace
 ``docs/images/ui-*.png``.
 """
