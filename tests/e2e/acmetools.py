@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import http.server
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.procs import Serve
+from tests.peers.arishim import AriShim
 from tests.peers.pebble import Pebble
 from tests.servertools import wait_until
 
@@ -154,3 +156,34 @@ def static_http_server(port: int, body: bytes) -> Iterator[None]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextlib.contextmanager
+def ari_shim_thread(pebble: Pebble) -> Iterator[AriShim]:
+    """The ARI shim in front of ``pebble``, on its own event loop in a thread.
+
+    The e2e tests wait by blocking (kubectl polls), which would stall a shim on the test's loop.
+    """
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    holder: dict[str, AriShim] = {}
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        shim = AriShim(pebble)
+        loop.run_until_complete(shim.start())
+        holder["shim"] = shim
+        started.set()
+        loop.run_forever()
+        loop.run_until_complete(shim.stop())
+        loop.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    if not started.wait(20):
+        raise AssertionError("the ARI shim did not start")
+    try:
+        yield holder["shim"]
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(20)

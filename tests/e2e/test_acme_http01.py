@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 
+from certsmith.acme.challenges import ari_cert_id
 from tests.e2e.acmetools import (
     NAMESPACE,
     acme_issuer,
+    ari_shim_thread,
     certificate,
     condition,
     openssl_verify,
@@ -292,3 +295,43 @@ def test_authorization_reuse_on_and_off(tmp_path: Path, reuse: int, challenges: 
         assert authz["initialState"] == ("valid" if reuse else "pending")
         second = [name for name in created if name.startswith(order["metadata"]["name"])]
         assert len(second) == challenges
+
+
+@pytest.mark.parametrize("ari", [True, False], ids=["ari-on", "ari-off"])
+def test_renewal_order_carries_replaces_to_an_ari_server(tmp_path: Path, ari: bool) -> None:
+    """ARI is on by default; ``renewalInformationSource: None`` turns ``replaces`` off."""
+    clock = MovableClock(tmp_path / "clock-offset")
+    with (
+        running_pebble(tmp_path / "pebble") as pebble,
+        ari_shim_thread(pebble) as shim,
+        serve_for_pebble(
+            tmp_path / "certsmith", pebble, ["--clock-offset-file", str(clock.path)]
+        ) as serve,
+    ):
+        extra = {} if ari else {"renewalInformationSource": "None"}
+        manifest = acme_issuer("le", pebble, **extra)
+        manifest["spec"]["acme"]["server"] = shim.directory_url
+        serve.apply(manifest)
+        wait_ready(serve, "issuer", "le")
+        serve.apply(certificate("web", "le", ["web.example.test"]))
+        first = wait_ready(serve, "certificate", "web", timeout=120)
+        leaf = x509.load_pem_x509_certificates(secret_data(serve, "web-tls", "tls.crt"))[0]
+
+        clock.move_to(parse_time(first["status"]["renewalTime"]) + dt.timedelta(minutes=1))
+        wait_until(
+            lambda: any(
+                o["metadata"]["ownerReferences"][0]["name"] == "web-2"
+                and o.get("status", {}).get("url")
+                for o in serve.list("order", NAMESPACE)
+            ),
+            timeout=90,
+        )
+        clock.move_to(dt.datetime.now(dt.UTC))
+        expected = ari_cert_id(leaf) if ari else None
+        assert shim.replaces_seen == [None, expected]
+        order = next(
+            o
+            for o in serve.list("order", NAMESPACE)
+            if o["metadata"]["ownerReferences"][0]["name"] == "web-2"
+        )
+        assert order["spec"].get("replaces") == expected
