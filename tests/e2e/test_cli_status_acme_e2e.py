@@ -40,10 +40,15 @@ def last_status_line(serve: Serve, seen: list[str]) -> str:
     return result.stdout.rstrip("\n").splitlines()[-1]
 
 
-def settles(serve: Serve, text: str, timeout: float) -> str:
+def settles(serve: Serve, *texts: str, timeout: float) -> str:
     seen: list[str] = []
+
+    def probe() -> bool:
+        last = last_status_line(serve, seen)
+        return all(text in last for text in texts)
+
     try:
-        wait_until(lambda: text in last_status_line(serve, seen), timeout=timeout, interval=1)
+        wait_until(probe, timeout=timeout, interval=1)
     except AssertionError as exc:
         raise AssertionError(f"last status output:\n{seen[0] if seen else ''}") from exc
     return seen[0].rstrip("\n").splitlines()[-1]
@@ -82,7 +87,8 @@ def test_invalid_order_is_named_with_the_servers_reason(tmp_path: Path) -> None:
         serve.apply(acme_issuer("le", pebble, solvers=solvers))
         wait_ready(serve, "issuer", "le")
         serve.apply(certificate("web", "le", ["web.example.test"]))
-        last = settles(serve, " is invalid: ", timeout=120)
+        # The Certificate records the failure (and the retry) after the request fails.
+        last = settles(serve, " is invalid: ", "next attempt at", timeout=120)
         order = serve.list("order", NAMESPACE)[0]
     assert last.startswith(f"Root cause: ACME Order {NAMESPACE}/{order['metadata']['name']}")
     assert order["status"]["reason"] in last

@@ -139,15 +139,15 @@ def test_check_api_with_the_server_down_fails_clearly(tmp_path: Path) -> None:
 def test_check_api_wait_shows_each_attempt_then_times_out(tmp_path: Path) -> None:
     kubeconfig = dead_kubeconfig(tmp_path)
     code, _, err = run_cli(
-        ["check", "api", "--wait", "1s", "--interval", "300ms", "--kubeconfig", str(kubeconfig)]
+        ["check", "api", "--wait", "3s", "--interval", "300ms", "--kubeconfig", str(kubeconfig)]
     )
     assert code == 1
     lines = err.strip().splitlines()
     assert len(lines) >= 2
     assert all(line.startswith("Not ready (") for line in lines[:-1])
-    assert "of 1s): cannot reach the API server" in lines[0]
+    assert "of 3s): cannot reach the API server" in lines[0]
     assert lines[-1].startswith(
-        "certsmith check api: timed out after 1s waiting for the cert-manager API: cannot reach"
+        "certsmith check api: timed out after 3s waiting for the cert-manager API: cannot reach"
     )
 
 
