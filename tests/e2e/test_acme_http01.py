@@ -308,7 +308,7 @@ def test_renewal_order_carries_replaces_to_an_ari_server(tmp_path: Path, ari: bo
             tmp_path / "certsmith", pebble, ["--clock-offset-file", str(clock.path)]
         ) as serve,
     ):
-        extra = {} if ari else {"renewalInformationSource": "None"}
+        extra: dict[str, Any] = {} if ari else {"renewalInformationSource": "None"}
         manifest = acme_issuer("le", pebble, **extra)
         manifest["spec"]["acme"]["server"] = shim.directory_url
         serve.apply(manifest)
