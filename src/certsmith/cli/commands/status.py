@@ -345,9 +345,11 @@ async def _run(args: argparse.Namespace) -> int:
         json.dump(diagnosis.to_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
-    render(diagnosis, console_for(sys.stdout))
-    sys.stdout.flush()
-    print(root_line(diagnosis))
+    console = console_for(sys.stdout)
+    render(diagnosis, console)
+    # Never wrapped: scripts take the last line with `tail -1`.
+    style = "bold green" if diagnosis.root_cause.healthy else "bold red"
+    console.print(Text(root_line(diagnosis), style=style), soft_wrap=True)
     return 0
 
 
