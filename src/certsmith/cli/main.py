@@ -8,7 +8,16 @@ from collections.abc import Sequence
 
 from certsmith import __version__
 from certsmith.cli import controller, kubeconfig, serve
-from certsmith.cli.commands import approve, check, create, inspect, renew, status, wait
+from certsmith.cli.commands import (
+    approve,
+    check,
+    create,
+    inspect,
+    install,
+    renew,
+    status,
+    wait,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_parser(subparsers)
     check.add_parser(subparsers)
     wait.add_parser(subparsers)
+    install.add_parser(subparsers)
     return parser
 
 
