@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from certsmith.apiserver.server import ApiServer
 from certsmith.cli.main import main
 from certsmith.client.http import HttpKubeClient
 from certsmith.client.resources import NAMESPACES
@@ -21,6 +22,7 @@ class Env:
 
     client: HttpKubeClient
     kubeconfig: Path
+    server: ApiServer
 
 
 @contextlib.asynccontextmanager
@@ -31,7 +33,7 @@ async def server_env(data_dir: Path, namespaces: Sequence[str]) -> AsyncIterator
         try:
             for name in namespaces:
                 await client.create(NAMESPACES, None, {"metadata": {"name": name}})
-            yield Env(client, server.kubeconfig_path)
+            yield Env(client, server.kubeconfig_path, server)
         finally:
             await client.aclose()
 

@@ -9,6 +9,7 @@ them (the ACME controllers do not run: their results are what is under test here
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import datetime as dt
@@ -20,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from certsmith.apiserver.server import mint_kubeconfig, write_kubeconfig
 from certsmith.client.errors import AlreadyExists
 from certsmith.client.resources import (
     CERTIFICATE_REQUESTS,
@@ -30,6 +32,7 @@ from certsmith.client.resources import (
     NAMESPACES,
     ORDERS,
     SECRETS,
+    ResourceRef,
 )
 from certsmith.controllers.setup import ControllerOptions, build_manager
 from certsmith.issuers.registry import build
@@ -508,6 +511,36 @@ async def test_json_output_has_stable_keys(env: Env) -> None:
         "group": "cert-manager.io",
     }
     assert {"type", "reason", "message", "count", "last_seen"} <= set(data["events"][0])
+
+
+RBAC = ResourceRef("rbac.authorization.k8s.io", "v1", "roles", True)
+RBAC_BINDINGS = ResourceRef("rbac.authorization.k8s.io", "v1", "rolebindings", True)
+
+
+async def test_a_user_without_access_to_issuers_and_acme_still_gets_a_diagnosis(
+    env: Env, tmp_path: Path
+) -> None:
+    await issue(env)
+    readable = ["certificates", "certificaterequests"]
+    rules = [
+        {"apiGroups": ["cert-manager.io"], "resources": readable, "verbs": ["get", "list"]},
+        {"apiGroups": [""], "resources": ["secrets", "events"], "verbs": ["get", "list"]},
+    ]
+    await env.client.create(RBAC, NS, {"metadata": {"name": "viewer"}, "rules": rules})
+    binding = {
+        "metadata": {"name": "viewer"},
+        "roleRef": {"apiGroup": RBAC.group, "kind": "Role", "name": "viewer"},
+        "subjects": [{"kind": "User", "name": "viewer", "apiGroup": RBAC.group}],
+    }
+    await env.client.create(RBAC_BINDINGS, NS, binding)
+    viewer = tmp_path / "viewer.kubeconfig"
+    write_kubeconfig(viewer, mint_kubeconfig(env.server.pki, env.server.url, "viewer"))
+    code, out, err = await asyncio.to_thread(
+        run_cli, ["status", "certificate", "web", "-n", NS, "--kubeconfig", str(viewer)]
+    )
+    assert code == 0, err
+    assert re.search(r"Error +issuers.cert-manager.io \"ca\" is forbidden: User \"viewer\"", out)
+    assert out.rstrip("\n").splitlines()[-1].startswith("Certificate is up to date")
 
 
 async def test_unknown_certificate_is_a_clear_error(env: Env) -> None:

@@ -244,12 +244,15 @@ async def _order_of(
 ) -> OrderInfo | None:
     if request is None or not request.uid:
         return None
-    orders = _controlled(await _list_all(client, ORDERS, namespace), request.uid)
-    if not orders:
+    try:
+        orders = _controlled(await _list_all(client, ORDERS, namespace), request.uid)
+        if not orders:
+            return None
+        order = max(orders, key=lambda o: text(_meta(o), "creationTimestamp"))
+        order_uid = text(_meta(order), "uid")
+        challenges = _controlled(await _list_all(client, CHALLENGES, namespace), order_uid)
+    except Forbidden:  # no RBAC on the ACME resources: a diagnosis without them is still one
         return None
-    order = max(orders, key=lambda o: text(_meta(o), "creationTimestamp"))
-    order_uid = text(_meta(order), "uid")
-    challenges = _controlled(await _list_all(client, CHALLENGES, namespace), order_uid)
     return _order_info(order, challenges)
 
 
@@ -343,12 +346,16 @@ async def diagnose(
     cert = _certificate_info(raw_cert)
     ref = cert.issuer_ref
 
-    async def issuer_obj() -> JSONObject | None:
+    async def issuer_obj() -> tuple[JSONObject | None, str | None]:
         if ref.is_external or not ref.name or ref.kind not in ("Issuer", "ClusterIssuer"):
-            return None
-        if ref.kind == "ClusterIssuer":
-            return await _get_or_none(client, CLUSTER_ISSUERS, None, ref.name)
-        return await _get_or_none(client, ISSUERS, namespace, ref.name)
+            return None, None
+        resource, ns = (
+            (CLUSTER_ISSUERS, None) if ref.kind == "ClusterIssuer" else (ISSUERS, namespace)
+        )
+        try:
+            return await _get_or_none(client, resource, ns, ref.name), None
+        except ApiError as err:  # e.g. forbidden: say so rather than fail the whole diagnosis
+            return None, err.message or str(err)
 
     async def secret_obj() -> tuple[JSONObject | None, str | None]:
         try:
@@ -356,7 +363,7 @@ async def diagnose(
         except ApiError as err:
             return None, err.message or str(err)
 
-    (raw_secret, secret_error), raw_issuer, requests = await asyncio.gather(
+    (raw_secret, secret_error), (raw_issuer, issuer_error), requests = await asyncio.gather(
         secret_obj(),
         issuer_obj(),
         _list_all(client, CERTIFICATE_REQUESTS, namespace),
@@ -365,6 +372,8 @@ async def diagnose(
     if secret_error is not None:
         secret = replace(secret, error=secret_error)
     issuer = _issuer_info(ref, namespace, raw_issuer)
+    if issuer_error is not None:
+        issuer = replace(issuer, error=issuer_error)
     request = _pick_request(cert, _controlled(requests, cert.uid))
     order = await _order_of(client, namespace, request)
 

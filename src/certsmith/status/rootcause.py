@@ -206,7 +206,7 @@ class _Analysis:
                 f"spec.issuerRef.kind {ref.kind!r} is invalid",
                 'set spec.issuerRef.kind to "Issuer" or "ClusterIssuer"',
             )
-        if issuer.exists:
+        if issuer.exists or issuer.error is not None:
             return None
         where = "" if ref.kind == "ClusterIssuer" else f" in namespace {self.cert.namespace}"
         cause = f"{ref.kind} {ref.name!r} does not exist{where}"
@@ -339,7 +339,8 @@ class _Analysis:
                 f"{self.cert.namespace}/{self.cert.secret_name}",
                 "wait a moment; if this persists, check that the certsmith controllers run",
             )
-        if not self.cert.issuer_ref.is_external and not self.issuer.is_ready:
+        issuer = self.issuer
+        if not self.cert.issuer_ref.is_external and issuer.error is None and not issuer.is_ready:
             return self.cause(
                 CauseCode.ISSUER_NOT_READY, self.issuer_not_ready_text(), self.issuer_fix()
             )

@@ -267,6 +267,8 @@ def _issuer(d: Diagnosis) -> Section:
         return fields_section(
             issuer.display, [("External", f"group {issuer.ref.group}: not inspected")]
         )
+    if issuer.error is not None:
+        return fields_section(issuer.display, [("Error", issuer.error)])
     if not issuer.exists:
         return fields_section(issuer.display, [("Exists", "no")])
     ready = issuer.ready
