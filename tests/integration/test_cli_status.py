@@ -534,6 +534,7 @@ async def test_a_user_without_access_to_issuers_and_acme_still_gets_a_diagnosis(
     }
     await env.client.create(RBAC_BINDINGS, NS, binding)
     viewer = tmp_path / "viewer.kubeconfig"
+    assert env.server.pki is not None
     write_kubeconfig(viewer, mint_kubeconfig(env.server.pki, env.server.url, "viewer"))
     code, out, err = await asyncio.to_thread(
         run_cli, ["status", "certificate", "web", "-n", NS, "--kubeconfig", str(viewer)]
