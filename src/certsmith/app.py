@@ -66,6 +66,7 @@ from certsmith.controllers.setup import (
     build_manager,
     parse_controllers,
 )
+from certsmith.controllers.shims.sync import ShimOptions
 from certsmith.issuers import registry
 from certsmith.util.clock import Clock, SystemClock, following
 from certsmith.util.metrics import Metrics, activated
@@ -115,6 +116,7 @@ def controller_options(
     certificate_request_backoff: tuple[dt.timedelta, dt.timedelta] = DEFAULT_BACKOFF,
     clock: Clock | None = None,
     acme: AcmeOptions | None = None,
+    shims: ShimOptions | None = None,
 ) -> ControllerOptions | None:
     """The controllers' options from command-line values, or ``None`` for ``--controllers=none``.
 
@@ -147,6 +149,7 @@ def controller_options(
         certificate_request_maximum_backoff=maximum,
         clock=clock or SystemClock(),
         acme=acme or AcmeOptions(),
+        shims=shims or ShimOptions(),
     )
 
 
@@ -267,6 +270,7 @@ async def run_serve(
     metrics_listen: Address | None = None,
     metrics: Metrics | None = None,
     acme: AcmeOptions | None = None,
+    shims: ShimOptions | None = None,
     acme_http01_listen: Address | None = None,
 ) -> None:
     """Run the embedded API server and, unless disabled, the controllers until ``stop``.
@@ -283,12 +287,14 @@ async def run_serve(
         stop: set it to shut down; ``None`` runs until cancelled.
         on_ready: called once the server answers (and before the controllers start).
         extra_routes: routes served beside the API, behind its authentication.
-        ui: serve the web view at ``/ui`` (:mod:`certsmith.web`), reading with the
-            controller identity; who may open it is RBAC's ``/ui``, ``/ui/*`` non-resource URLs.
+        ui: serve the web view at ``/ui`` (:mod:`certsmith.web`); who may open it is RBAC's
+            ``/ui``, ``/ui/*`` non-resource URLs. It reads (only GET and LIST) with the admin
+            identity: the controllers' may not list Events, which the drill-down shows.
         metrics_listen: also serve ``/metrics`` over plain HTTP, without authentication, here
             (``/metrics`` on the API port needs RBAC's ``/metrics`` non-resource URL).
         metrics: the registry to record into and serve; ``None`` makes a fresh one.
         acme: the ACME controllers' settings (self-checks, DNS-01, concurrency).
+        shims: the certificate shims' settings (default issuer, Gateway opt-ins).
         acme_http01_listen: answer ACME HTTP-01 challenges on this plain-HTTP address.
 
     Raises:
@@ -302,6 +308,7 @@ async def run_serve(
         certificate_request_backoff=certificate_request_backoff,
         clock=clock,
         acme=acme,
+        shims=shims,
     )
     stop = stop or asyncio.Event()
     web_ui = WebUI(clock or SystemClock()) if ui else None
@@ -325,7 +332,7 @@ async def run_serve(
         except OSError as exc:
             raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
         if web_ui is not None:
-            ui_client = HttpKubeClient.from_kubeconfig(server.controller_kubeconfig_path)
+            ui_client = HttpKubeClient.from_kubeconfig(server.kubeconfig_path)
             web_ui.attach(ui_client)
         if metrics_listen is not None:
             plain = await _listen(metrics_listen, metrics_routes(metrics), "metrics")
@@ -400,6 +407,7 @@ async def run_controller(
     health_listen: Address | None = None,
     metrics: Metrics | None = None,
     acme: AcmeOptions | None = None,
+    shims: ShimOptions | None = None,
     acme_http01_listen: Address | None = None,
 ) -> None:
     """Run the controllers against a Kubernetes API until ``stop``.
@@ -420,6 +428,7 @@ async def run_controller(
         health_listen: serve ``/livez`` and ``/readyz`` here (``--health-probe-bind-address``).
         metrics: the registry to record into and serve; ``None`` makes a fresh one.
         acme: the ACME controllers' settings (self-checks, DNS-01, concurrency).
+        shims: the certificate shims' settings (default issuer, Gateway opt-ins).
         acme_http01_listen: answer ACME HTTP-01 challenges on this plain-HTTP address.
 
     Raises:
@@ -435,6 +444,7 @@ async def run_controller(
         certificate_request_backoff=certificate_request_backoff,
         clock=clock,
         acme=acme,
+        shims=shims,
     )
     if options is None:
         raise StartupError("--controllers=none leaves nothing to run")

@@ -157,6 +157,10 @@ class EventReason(StrEnum):
     DENIED = "Denied"
     INVALID_REQUEST = "InvalidRequest"
     INVALID_CERTIFICATE = "InvalidCertificate"
+    # Certificate shims (SPEC §7), on the Ingress or Gateway; BadConfig is shared with SelfSigned.
+    CREATE_CERTIFICATE = "CreateCertificate"
+    UPDATE_CERTIFICATE = "UpdateCertificate"
+    DELETE_CERTIFICATE = "DeleteCertificate"
 
 
 class EventType(StrEnum):

@@ -72,6 +72,10 @@ CONTROLLER_RULES: Final[list[JSONObject]] = [
         "verbs": ["get", "create", "update"],
     },
     {"apiGroups": [""], "resources": ["namespaces"], "verbs": _READ},
+    # The certificate shims' sources (ingress-shim, gateway-shim, istio-gateway-shim).
+    {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": _READ},
+    {"apiGroups": ["gateway.networking.k8s.io"], "resources": ["gateways"], "verbs": _READ},
+    {"apiGroups": ["networking.istio.io"], "resources": ["gateways"], "verbs": _READ},
     {
         "apiGroups": ["cert-manager.io"],
         "resources": ["signers"],

@@ -35,6 +35,7 @@ from certsmith.cli.serve import (
     parse_optional_listen,
     setup_logging,
 )
+from certsmith.cli.shimflags import shim_options
 from certsmith.controllers.runtime.leader import (
     LEASE_DURATION,
     RENEW_DEADLINE,
@@ -175,6 +176,7 @@ async def _main(args: argparse.Namespace) -> None:
         metrics_listen=args.metrics_listen_address,
         health_listen=args.health_probe_bind_address,
         acme=acme_options(args),
+        shims=shim_options(args, embedded=False),
         acme_http01_listen=http01_listen(args, None),
     )
 

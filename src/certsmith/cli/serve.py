@@ -26,6 +26,7 @@ from certsmith.app import (
     run_serve,
 )
 from certsmith.cli.acmeflags import acme_options, add_acme_arguments, http01_listen
+from certsmith.cli.shimflags import add_shim_arguments, shim_options
 from certsmith.pki.renewal import DEFAULT_INITIAL_BACKOFF, DEFAULT_MAXIMUM_BACKOFF
 from certsmith.util.clock import Clock, OffsetFileClock
 from certsmith.util.log import configure as configure_logging
@@ -134,6 +135,7 @@ def add_controller_arguments(parser: argparse.ArgumentParser) -> None:
         help="the longest wait between failed issuance attempts (Go duration, default 32h)",
     )
     add_acme_arguments(parser)
+    add_shim_arguments(parser)
     # Test-only, so not in --help: end-to-end tests move the controllers' time by writing a
     # number of seconds to this file (docs/testing.md).
     parser.add_argument("--clock-offset-file", type=Path, default=None, help=argparse.SUPPRESS)
@@ -193,6 +195,7 @@ async def serve(args: argparse.Namespace) -> int:
             on_ready=ready,
             metrics_listen=args.metrics_listen_address,
             acme=acme_options(args),
+            shims=shim_options(args, embedded=True),
             acme_http01_listen=http01_listen(args, host),
             ui=args.ui,
         )

@@ -29,6 +29,7 @@ from certsmith.client.resources import (
     ISSUERS,
     ORDERS,
     SECRETS,
+    ResourceRef,
 )
 from certsmith.controllers.runtime.cache import (
     CONTROLLER_UID_INDEX,
@@ -157,6 +158,7 @@ class SharedInformers:
         self._secrets: Informer | None = None
         self._orders: Informer | None = None
         self._challenges: Informer | None = None
+        self._plain: dict[ResourceRef, Informer] = {}
 
     @property
     def requests(self) -> Informer:
@@ -263,3 +265,15 @@ class SharedInformers:
                 sleep=self._sleep,
             )
         return self._challenges
+
+    def plain(self, resource: ResourceRef) -> Informer:
+        """A shared informer without indexes for a namespaced resource the controllers only read.
+
+        Ingresses and Gateways (the certificate shims' sources) are cached whole, in the
+        informers' namespace, once however many controllers look at them.
+        """
+        informer = self._plain.get(resource)
+        if informer is None:
+            informer = Informer(self._client, resource, namespace=self.namespace, sleep=self._sleep)
+            self._plain[resource] = informer
+        return informer

@@ -32,6 +32,7 @@ from functools import partial
 from typing import Final
 
 from certsmith.client.protocol import KubeClient
+from certsmith.client.resources import CERTIFICATES
 from certsmith.controllers.acme.wiring import NAMES as ACME_NAMES
 from certsmith.controllers.acme.wiring import (
     AcmeOptions,
@@ -45,6 +46,7 @@ from certsmith.controllers.certificaterequests import (
     requests_for_issuer,
     requests_for_secret,
 )
+from certsmith.controllers.certificates.state import certificate_informer
 from certsmith.controllers.certificates.wiring import BUILDERS as CERTIFICATE_BUILDERS
 from certsmith.controllers.certificates.wiring import build_certificate_controllers
 from certsmith.controllers.events import COMPONENT, EventRecorder
@@ -60,6 +62,9 @@ from certsmith.controllers.runtime.workqueue import (
     Sleeper,
     WorkQueue,
 )
+from certsmith.controllers.shims.sync import ShimOptions
+from certsmith.controllers.shims.wiring import NAMES as SHIM_NAMES
+from certsmith.controllers.shims.wiring import build_shim_controllers
 from certsmith.issuers import registry
 from certsmith.issuers.acme import AcmeIssuer
 from certsmith.issuers.base import Issuer
@@ -87,8 +92,6 @@ UPSTREAM_ONLY: Final = frozenset(
         "certificates-request-manager",
         "certificates-revision-manager",
         "certificates-trigger",
-        "ingress-shim",
-        "gateway-shim",
         "certificatesigningrequests-issuer-acme",
         "certificatesigningrequests-issuer-ca",
         "certificatesigningrequests-issuer-selfsigned",
@@ -108,7 +111,7 @@ def request_issuer_controller(spec_key: str) -> str:
 
 def available_controllers(issuers: Mapping[str, Issuer]) -> tuple[str, ...]:
     """The controller names that can be enabled with these issuer implementations, sorted."""
-    names = {ISSUERS, CLUSTER_ISSUERS, APPROVER, *CERTIFICATE_BUILDERS, *ACME_NAMES}
+    names = {ISSUERS, CLUSTER_ISSUERS, APPROVER, *CERTIFICATE_BUILDERS, *ACME_NAMES, *SHIM_NAMES}
     names.update(request_issuer_controller(key) for key in issuers)
     return tuple(sorted(names))
 
@@ -178,6 +181,7 @@ class ControllerOptions:
             (``--certificate-request-maximum-backoff-duration``).
         acme: the ACME controllers' settings (HTTP-01 registry and self-check, DNS-01,
             concurrency, metrics observer).
+        shims: the certificate shims' settings (default issuer, annotations, opt-ins).
     """
 
     controllers: str | Sequence[str] = ("*",)
@@ -193,6 +197,7 @@ class ControllerOptions:
     certificate_request_minimum_backoff: dt.timedelta = DEFAULT_INITIAL_BACKOFF
     certificate_request_maximum_backoff: dt.timedelta = DEFAULT_MAXIMUM_BACKOFF
     acme: AcmeOptions = field(default_factory=AcmeOptions)
+    shims: ShimOptions = field(default_factory=ShimOptions)
 
 
 def build_controllers(client: KubeClient, *, options: ControllerOptions) -> list[Controller]:
@@ -323,21 +328,38 @@ def build_controllers(client: KubeClient, *, options: ControllerOptions) -> list
                 options=options.acme,
             )
         )
-    controllers.extend(
-        build_certificate_controllers(
-            client,
-            enabled=enabled,
-            informers=informers,
-            recorder=recorder,
-            clock=options.clock,
-            sleep=options.sleep,
-            workers=options.workers,
-            backoff=(
-                options.certificate_request_minimum_backoff,
-                options.certificate_request_maximum_backoff,
-            ),
-        )
+    certificate_controllers = build_certificate_controllers(
+        client,
+        enabled=enabled,
+        informers=informers,
+        recorder=recorder,
+        clock=options.clock,
+        sleep=options.sleep,
+        workers=options.workers,
+        backoff=(
+            options.certificate_request_minimum_backoff,
+            options.certificate_request_maximum_backoff,
+        ),
     )
+    controllers.extend(certificate_controllers)
+    if enabled & set(SHIM_NAMES):
+        # The shims share the Certificate controllers' informer when those run.
+        shared = [i for c in certificate_controllers for i in c.informers]
+        certificates = next((i for i in shared if i.resource == CERTIFICATES), None)
+        controllers.extend(
+            build_shim_controllers(
+                client,
+                enabled=enabled,
+                informers=informers,
+                certificates=certificates
+                or certificate_informer(client, namespace=options.namespace, sleep=options.sleep),
+                recorder=recorder,
+                options=options.shims,
+                clock=options.clock,
+                sleep=options.sleep,
+                workers=options.workers,
+            )
+        )
     return controllers
 
 

@@ -17,6 +17,7 @@ from certsmith.controllers.setup import (
     build_manager,
     parse_controllers,
 )
+from certsmith.controllers.shims.sync import ShimOptions
 from certsmith.issuers.registry import BUILTIN, build
 from tests.fakes import FakeKubeClient
 
@@ -26,7 +27,8 @@ CA = "certificaterequests-issuer-ca"
 SELFSIGNED = "certificaterequests-issuer-selfsigned"
 CERTIFICATES = frozenset(CERTIFICATE_BUILDERS)
 ACME = frozenset({"certificaterequests-issuer-acme", "orders", "challenges"})
-ALL = frozenset({ISSUERS, CLUSTER_ISSUERS, APPROVER, CA, SELFSIGNED}) | CERTIFICATES | ACME
+SHIMS = frozenset({"ingress-shim", "gateway-shim", "istio-gateway-shim"})
+ALL = frozenset({ISSUERS, CLUSTER_ISSUERS, APPROVER, CA, SELFSIGNED}) | CERTIFICATES | ACME | SHIMS
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ CASES = [
     ),
     Case(
         "upstream_only_names_are_accepted_and_ignored",
-        "*,-ingress-shim,certificatesigningrequests-issuer-ca",
+        "*,-certificates-metrics,certificatesigningrequests-issuer-ca",
         ALL,
     ),
 ]
@@ -97,6 +99,8 @@ def test_all_request_issuer_names_map_to_one_shared_reconciler() -> None:
             "orders",
             "challenges",
             "challenges-scheduler",
+            # gateway-shim and istio-gateway-shim need their opt-in flags.
+            "ingress-shim",
         ]
     )
     # One informer per resource, however many controllers share it.
@@ -106,6 +110,7 @@ def test_all_request_issuer_names_map_to_one_shared_reconciler() -> None:
         "certificates",
         "challenges",
         "clusterissuers",
+        "ingresses",
         "issuers",
         "orders",
         "secrets",
@@ -118,9 +123,36 @@ def test_disabling_every_issuer_type_drops_the_request_reconciler() -> None:
         issuers=ISSUERS_BUILTIN,
     )
     names = {c.name for c in build_manager(FakeKubeClient(), options=options).controllers}
-    assert names == {ISSUERS, CLUSTER_ISSUERS, APPROVER, *CERTIFICATES}
+    assert names == {ISSUERS, CLUSTER_ISSUERS, APPROVER, *CERTIFICATES, "ingress-shim"}
 
 
 def test_unknown_controller_fails_build_manager() -> None:
     with pytest.raises(ValueError, match="unknown controller"):
         build_manager(FakeKubeClient(), options=ControllerOptions(controllers="bogus"))
+
+
+@pytest.mark.parametrize(
+    ("gateway_api", "istio", "expect"),
+    [
+        (False, False, {"ingress-shim"}),
+        (True, False, {"ingress-shim", "gateway-shim"}),
+        (True, True, {"ingress-shim", "gateway-shim", "istio-gateway-shim"}),
+    ],
+)
+def test_gateway_shims_run_only_with_their_opt_in_flags(
+    gateway_api: bool, istio: bool, expect: set[str]
+) -> None:
+    options = ControllerOptions(
+        issuers=ISSUERS_BUILTIN,
+        shims=ShimOptions(enable_gateway_api=gateway_api, enable_istio_gateway=istio),
+    )
+    names = {c.name for c in build_manager(FakeKubeClient(), options=options).controllers}
+    assert names & SHIMS == expect
+
+
+def test_shims_share_the_certificate_controllers_informer() -> None:
+    options = ControllerOptions(issuers=ISSUERS_BUILTIN, shims=ShimOptions(enable_gateway_api=True))
+    manager = build_manager(FakeKubeClient(), options=options)
+    plurals = [i.resource.plural for i in manager.informers]
+    assert plurals.count("certificates") == 1
+    assert plurals.count("gateways") == 1
