@@ -15,6 +15,7 @@ from certsmith.cli.commands import (
     inspect,
     install,
     renew,
+    revoke,
     status,
     wait,
 )
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     controller.add_parser(subparsers)
     approve.add_parsers(subparsers)
     renew.add_parser(subparsers)
+    revoke.add_parser(subparsers)
     create.add_parser(subparsers)
     status.add_parser(subparsers)
     inspect.add_parser(subparsers)
