@@ -55,6 +55,7 @@ from certsmith.controllers.acme.common import (
 from certsmith.controllers.acme.solving import (
     ChallengeSolvers,
     NotReadyError,
+    SettlingError,
     SolverUnavailableError,
 )
 from certsmith.controllers.errors import RetryLater
@@ -212,6 +213,8 @@ class ChallengeReconciler:
             await self._solvers.check(challenge)
         except (NotReadyError, SolverUnavailableError) as err:
             status["reason"] = f"Waiting for {kind} challenge propagation: {err}"
+            if isinstance(err, SettlingError):
+                return Requeue(min(self._check_retry_period, err.remaining))
             return Requeue(self._check_retry_period)
         return None
 

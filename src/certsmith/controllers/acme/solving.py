@@ -8,31 +8,49 @@
   ingresses and routes are not implemented).
 * DNS-01: :class:`~certsmith.acme.dns01.DNS01Solver` writes and removes the TXT record (RFC 2136
   or the exec provider) and checks propagation; the not-yet reason lists what every nameserver
-  answered. After a passing check the controller waits ``dns01_settle`` seconds (cert-manager
-  sleeps 60 s) before accepting, so the CA's resolvers see the record too.
+  answered. After the first passing check the controller waits ``dns01_settle`` seconds
+  (cert-manager's 60 s) before accepting, so the CA's resolvers see the record too. cert-manager
+  sleeps in the worker; here the Challenge is requeued instead (the reason says until when), so
+  sixty settling challenges do not hold every worker for a minute. The settle start is kept in
+  memory: a restart waits the full period again, which is the safe side.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from certsmith.acme.dns01 import DNS01Error, DNS01Solver, PropagationCheckError
 from certsmith.api.acme import Challenge
+from certsmith.api.meta import format_time
 from certsmith.controllers.acme.http01 import (
     Http01Registry,
     SelfCheckError,
     SelfCheckOptions,
     self_check,
 )
+from certsmith.util.clock import Clock, SystemClock
 
 DNS01_SETTLE: Final = 60.0
 
 
 class NotReadyError(Exception):
     """The challenge is presented but not visible yet; the message says what was seen."""
+
+
+class SettlingError(NotReadyError):
+    """The record is visible everywhere; the settle period runs ``remaining`` more seconds."""
+
+    def __init__(self, message: str, remaining: float) -> None:
+        super().__init__(message)
+        self.remaining = remaining
+
+
+def _key(challenge: Challenge) -> str:
+    return challenge.metadata.uid or f"{challenge.namespace}/{challenge.name}"
 
 
 class SolverUnavailableError(Exception):
@@ -48,7 +66,8 @@ class ChallengeSolvers:
         http01_check: how the HTTP-01 self-check reaches the challenge.
         dns01: the DNS-01 solver, if this process solves DNS-01.
         dns01_settle: seconds to wait after a passing DNS-01 check before accepting.
-        sleep: how to wait (a fake sleeper in tests).
+        sleep: how to wait between HTTP-01 self-check passes (a fake sleeper in tests).
+        clock: when a DNS-01 record was first seen everywhere.
     """
 
     http01: Http01Registry = field(default_factory=Http01Registry)
@@ -56,6 +75,8 @@ class ChallengeSolvers:
     dns01: DNS01Solver | None = None
     dns01_settle: float = DNS01_SETTLE
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+    clock: Clock = field(default_factory=SystemClock)
+    _propagated: dict[str, dt.datetime] = field(default_factory=dict)
 
     def _dns01(self) -> DNS01Solver:
         if self.dns01 is None:
@@ -102,9 +123,18 @@ class ChallengeSolvers:
         except DNS01Error as err:
             raise NotReadyError(str(err)) from None
         if not result.propagated:
+            self._propagated.pop(_key(challenge), None)
             raise NotReadyError(result.reason())
         if self.dns01_settle > 0:
-            await self.sleep(self.dns01_settle)
+            now = self.clock.now()
+            since = self._propagated.setdefault(_key(challenge), now)
+            until = since + dt.timedelta(seconds=self.dns01_settle)
+            if now < until:
+                raise SettlingError(
+                    f"{result.message}; waiting until {format_time(until)} before accepting "
+                    f"({self.dns01_settle:g}s after it was first seen on every nameserver)",
+                    (until - now).total_seconds(),
+                )
 
     async def clean_up(self, challenge: Challenge, resource_namespace: str) -> None:
         """Withdraw the key.
@@ -115,6 +145,7 @@ class ChallengeSolvers:
         if challenge.spec.type == "HTTP-01":
             self.http01.clean_up(challenge.spec.token)
             return
+        self._propagated.pop(_key(challenge), None)
         if self.dns01 is None:
             return  # nothing was ever presented by this process
         await self.dns01.cleanup(challenge, resource_namespace)

@@ -136,6 +136,7 @@ def build_acme_controllers(
             dns01=dns01,
             dns01_settle=options.dns01_settle,
             sleep=sleep,
+            clock=clock,
         )
         challenges = ChallengeReconciler(
             client,
