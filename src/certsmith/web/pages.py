@@ -2,9 +2,9 @@
 
 :class:`WebUI` is built before the server starts (its routes are mounted then) and given its
 client once the server answers (:meth:`WebUI.attach`); until then, and after
-:meth:`WebUI.detach`, pages answer 503. Reads use that client's identity, so the view shows what
-that identity may read; who may open the view at all is decided by the API's RBAC on the
-non-resource URLs ``/ui`` and ``/ui/*``.
+:meth:`WebUI.detach`, pages answer 503. Reads (GET and LIST only: the view never writes) use
+that client's identity, so the view shows what that identity may read; who may open the view at
+all is decided by the API's RBAC on the non-resource URLs ``/ui`` and ``/ui/*``.
 """
 
 from __future__ import annotations
