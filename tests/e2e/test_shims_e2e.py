@@ -2,8 +2,8 @@
 ``certsmith serve`` become Certificates (SPEC §12 behaviour 25 and its Gateway equivalent).
 
 Both deployment modes: controllers inside ``serve``, and a separate ``certsmith controller``
-(RBAC enforced, the controller identity's kubeconfig), with ``--enable-gateway-api`` so the
-gateway-shim runs in both. Every wait is a bounded poll.
+(RBAC enforced, the controller identity's kubeconfig), with ``--enable-gateway-api`` and
+``--enable-istio-gateway`` so every shim runs in both. Every wait is a bounded poll.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def deployment(
 ) -> Iterator[Deployment]:
     mode: Mode = request.param
     root = tmp_path_factory.mktemp(f"shims-{mode}")
-    with deployed(mode, root, ["--enable-gateway-api"]) as running:
+    with deployed(mode, root, ["--enable-gateway-api", "--enable-istio-gateway"]) as running:
         yield running
 
 
@@ -261,3 +261,63 @@ def test_ingress_certificate_is_issued_by_a_ca_cluster_issuer(
     text = openssl("x509", "-in", tmp_path / "tls.crt", "-noout", "-ext", "subjectAltName")
     assert "DNS:a.example.com" in text
     assert "IP Address:10.0.0.1" in text
+
+
+ISTIO_YAML = """\
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata:
+  name: bookinfo
+  annotations:
+    cert-manager.io/issuer: ca
+spec:
+  selector:
+    istio: ingressgateway
+  servers:
+    - port: {number: 80, name: http, protocol: HTTP}
+      hosts: ["*"]
+    - port: {number: 443, name: https, protocol: HTTPS}
+      hosts: [bookinfo/b.example.com, "*"]
+      tls:
+        mode: SIMPLE
+        credentialName: b-cred
+"""
+
+
+def test_istio_gateway_server_becomes_certificate_named_after_its_credential(
+    deployment: Deployment, namespace: str
+) -> None:
+    serve = deployment.serve
+    serve.kubectl("apply", "-n", namespace, "-f", "-", input_text=ISTIO_YAML)
+    cert = wait_for(serve, "certificate", "b-cred", namespace)
+    assert cert["spec"]["secretName"] == "b-cred"
+    assert cert["spec"]["dnsNames"] == ["b.example.com"]
+    assert cert["metadata"]["ownerReferences"][0]["apiVersion"] == "networking.istio.io/v1"
+
+
+def test_httproute_and_ingressclass_are_served_with_their_columns(
+    deployment: Deployment, namespace: str
+) -> None:
+    serve = deployment.serve
+    serve.apply(
+        {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {"name": "route", "namespace": namespace},
+            "spec": {"parentRefs": [{"name": "gw"}], "hostnames": ["r.example.com"]},
+        }
+    )
+    serve.apply(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "IngressClass",
+            "metadata": {"name": f"{namespace}-nginx"},
+            "spec": {"controller": "k8s.io/ingress-nginx"},
+        }
+    )
+    routes = serve.kubectl("get", "httproute", "-n", namespace).stdout.splitlines()
+    assert routes[0].split() == ["NAME", "HOSTNAMES", "AGE"]
+    assert routes[1].split()[:2] == ["route", '["r.example.com"]']
+    classes = serve.kubectl("get", "ingressclass", f"{namespace}-nginx").stdout.splitlines()
+    assert classes[0].split() == ["NAME", "CONTROLLER", "PARAMETERS", "AGE"]
+    assert classes[1].split()[:3] == [f"{namespace}-nginx", "k8s.io/ingress-nginx", "<none>"]

@@ -765,14 +765,10 @@ def builtin_types() -> list[ResourceType]:
                     0,
                     "A reference to a resource with additional parameters",
                 ),
-                # "date", not _age(): no row printer, so the JSONPath cell humanises it.
-                PrinterColumn(
-                    "Age", "date", ".metadata.creationTimestamp", 0, CREATION_TIMESTAMP_DESCRIPTION
-                ),
+                _age(),
             ),
             schema=_object_schema(
-                "IngressClass represents the class of the Ingress, referenced by the Ingress "
-                "Spec.",
+                "IngressClass represents the class of the Ingress, referenced by the Ingress Spec.",
                 spec={
                     "type": "object",
                     "properties": {"controller": _STR, "parameters": _PRESERVE},

@@ -371,6 +371,19 @@ def _ingress_row(obj: JSONObject, now: dt.datetime) -> list[JSON]:
     ]
 
 
+def _ingress_class_row(obj: JSONObject, now: dt.datetime) -> list[JSON]:
+    spec = _mapping(obj.get("spec"))
+    params = _mapping(spec.get("parameters"))
+    kind = _text(params.get("kind"))
+    if params.get("apiGroup"):
+        kind = f"{kind}.{_text(params.get('apiGroup'))}"
+    return [
+        _text(spec.get("controller")),
+        f"{kind}/{_text(params.get('name'))}" if params else "<none>",
+        _created(obj, now),
+    ]
+
+
 _BUILTIN_ROWS: Final[dict[str, Callable[[JSONObject, dt.datetime], list[JSON]]]] = {
     "Namespace": _namespace_row,
     "Secret": _secret_row,
@@ -382,6 +395,7 @@ _BUILTIN_ROWS: Final[dict[str, Callable[[JSONObject, dt.datetime], list[JSON]]]]
     "RoleBinding.rbac.authorization.k8s.io": _binding_row,
     "ClusterRoleBinding.rbac.authorization.k8s.io": _binding_row,
     "Ingress.networking.k8s.io": _ingress_row,
+    "IngressClass.networking.k8s.io": _ingress_class_row,
     "CustomResourceDefinition.apiextensions.k8s.io": _role_row,
 }
 

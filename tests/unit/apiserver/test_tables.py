@@ -376,6 +376,26 @@ def test_role_row_shows_created_at_in_rfc3339():
     assert conv.cells(obj("r"), NOW) == ["r", "2025-01-02T11:59:55Z"]
 
 
+@pytest.mark.parametrize(
+    ("parameters", "shown"),
+    [
+        (None, "<none>"),
+        ({"kind": "ConfigMap", "name": "cfg"}, "ConfigMap/cfg"),
+        (
+            {"apiGroup": "k8s.example.com", "kind": "Params", "name": "p"},
+            "Params.k8s.example.com/p",
+        ),
+    ],
+)
+def test_ingress_class_row_shows_controller_and_parameters(parameters, shown):
+    conv = TableConverter(builtin("networking.k8s.io", "ingressclasses"), version="v1")
+    spec: dict[str, Any] = {"controller": "k8s.io/ingress-nginx"}
+    if parameters is not None:
+        spec["parameters"] = parameters
+    row = conv.cells(obj("nginx", namespace=None, spec=spec), NOW)
+    assert row == ["nginx", "k8s.io/ingress-nginx", shown, "5s"]
+
+
 def test_ingress_row_shows_hosts_address_and_ports():
     conv = TableConverter(builtin("networking.k8s.io", "ingresses"))
     ing = obj(
