@@ -36,3 +36,4 @@ bench: install
 	$(PY) bench/apiserver_bench.py
 	$(PY) bench/certificates_bench.py
 	$(PY) bench/acme_client_bench.py
+	$(PY) bench/acme_bench.py
