@@ -31,7 +31,6 @@ What this module decides:
 from __future__ import annotations
 
 import asyncio
-import copy
 import datetime as dt
 import logging
 from collections import OrderedDict
@@ -114,11 +113,15 @@ def certificate_informer(
 
 
 def parse_certificate(obj: JSONObject | None) -> Certificate | None:
-    """The cached Certificate as a deep-copied model; ``None`` if absent, deleting or unparsable."""
+    """The cached Certificate as a model; ``None`` if absent, deleting or unparsable.
+
+    Validation builds new containers, so the model shares nothing mutable with the cache but
+    read-only managedFields values; no deep copy first (it cost more than the parse).
+    """
     if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp"):
         return None
     try:
-        return Certificate.from_dict(copy.deepcopy(obj))
+        return Certificate.from_dict(obj)
     except pydantic.ValidationError as err:
         log.warning("certificate %s: cannot parse: %s", ObjectKey.of(obj), err)
         return None
@@ -168,7 +171,7 @@ def owned_requests(requests: Informer, cert: Certificate) -> list[CertificateReq
         return found
     for obj in _controlled_by(requests, cert.namespace, uid):
         try:
-            found.append(CertificateRequest.from_dict(copy.deepcopy(obj)))
+            found.append(CertificateRequest.from_dict(obj))  # no copy: see parse_certificate
         except pydantic.ValidationError:
             log.warning("certificaterequest %s: cannot parse; ignored", ObjectKey.of(obj))
     return found
@@ -351,8 +354,7 @@ async def write_status(
     after = cert.status.to_dict() if cert.status is not None else {}
     if before == after:
         return
-    body = copy.deepcopy(obj)
-    body["status"] = after
+    body = {**obj, "status": after}  # serialised, never mutated: a shallow copy will do
     try:
         stored = await client.replace_status(CERTIFICATES, cert.namespace, cert.name, body)
     except Conflict:
