@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.procs import Serve
+from tests.e2e.procs import Deployment, Mode, Serve
 from tests.peers.arishim import AriShim
 from tests.peers.pebble import Pebble
 from tests.servertools import wait_until
@@ -21,29 +21,32 @@ NAMESPACE = "default"
 
 
 @contextlib.contextmanager
-def serve_for_pebble(root: Path, pebble: Pebble, extra_args: Sequence[str] = ()) -> Iterator[Serve]:
+def serve_for_pebble(
+    root: Path, pebble: Pebble, extra_args: Sequence[str] = (), *, mode: Mode = "serve"
+) -> Iterator[Serve]:
     """``certsmith serve`` answering HTTP-01 where pebble validates, self-checking through
-    pebble's DNS (challtestsrv: every name is 127.0.0.1)."""
-    (root / "logs").mkdir(parents=True, exist_ok=True)
-    (root / "data").mkdir(parents=True, exist_ok=True)
-    serve = Serve(
-        root / "data",
-        root / "logs",
-        [
-            f"--acme-http01-listen=127.0.0.1:{pebble.http_port}",
-            f"--acme-http01-solver-nameservers={pebble.dns_server}",
-            f"--acme-http01-self-check-port={pebble.http_port}",
-            *extra_args,
-        ],
-    )
-    serve.start()
+    pebble's DNS (challtestsrv: every name is 127.0.0.1).
+
+    With ``mode="split"`` the controllers (and the HTTP-01 listener) run in a separate
+    ``certsmith controller`` process against ``serve --controllers=none``.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "data").mkdir(exist_ok=True)
+    args = [
+        f"--acme-http01-listen=127.0.0.1:{pebble.http_port}",
+        f"--acme-http01-solver-nameservers={pebble.dns_server}",
+        f"--acme-http01-self-check-port={pebble.http_port}",
+        *extra_args,
+    ]
+    deployment = Deployment(mode, root, args)
     try:
-        yield serve
+        deployment.start()
+        yield deployment.serve
     except BaseException:
-        print(f"certsmith serve log: {serve.log()[-20000:]}")
+        print(f"certsmith log: {deployment.controllers.log()[-20000:]}")
         raise
     finally:
-        serve.stop()
+        deployment.stop()
 
 
 def acme_issuer(

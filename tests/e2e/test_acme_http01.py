@@ -335,3 +335,33 @@ def test_renewal_order_carries_replaces_to_an_ari_server(tmp_path: Path, ari: bo
             if o["metadata"]["ownerReferences"][0]["name"] == "web-2"
         )
         assert order["spec"].get("replaces") == expected
+
+
+def test_split_mode_cluster_issuer_issues_for_a_name_and_an_ip_address(tmp_path: Path) -> None:
+    """``certsmith controller`` answers HTTP-01 itself; the account key of a ClusterIssuer
+    lives in the cluster resource namespace; pebble validates the IP identifier at 127.0.0.1."""
+    with (
+        running_pebble(tmp_path / "pebble") as pebble,
+        serve_for_pebble(tmp_path / "certsmith", pebble, mode="split") as serve,
+    ):
+        serve.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cert-manager"}})
+        manifest = acme_issuer("le", pebble)
+        manifest["kind"] = "ClusterIssuer"
+        del manifest["metadata"]["namespace"]
+        serve.apply(manifest)
+        wait_ready(serve, "clusterissuer", "le")
+        account = serve.get("secret", "le-account", "cert-manager")
+        assert account["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "cert-manager"
+
+        cert = certificate("web", "le", ["web.example.test"], ipAddresses=["127.0.0.1"])
+        cert["spec"]["issuerRef"]["kind"] = "ClusterIssuer"
+        serve.apply(cert)
+        wait_ready(serve, "certificate", "web", timeout=120)
+        chain = secret_data(serve, "web-tls", "tls.crt")
+        assert ": OK" in openssl_verify(pebble.root_pem(), chain, tmp_path)
+        leaf = x509.load_pem_x509_certificates(chain)[0]
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+        order = serve.list("order", NAMESPACE)[0]
+        identifiers = sorted(a["identifier"] for a in order["status"]["authorizations"])
+        assert identifiers == ["127.0.0.1", "web.example.test"]
