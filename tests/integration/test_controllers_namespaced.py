@@ -81,7 +81,15 @@ def test_namespaced_mode_drops_the_clusterissuers_controller_and_scopes_every_in
     manager = build_manager(FakeKubeClient(), options=ControllerOptions(namespace=WATCHED))
     assert CLUSTER_ISSUERS_CONTROLLER not in {c.name for c in manager.controllers}
     plurals = sorted(i.resource.plural for i in manager.informers)
-    assert plurals == ["certificaterequests", "certificates", "issuers", "secrets"]
+    assert plurals == [
+        "certificaterequests",
+        "certificates",
+        "challenges",
+        "ingresses",
+        "issuers",
+        "orders",
+        "secrets",
+    ]
     assert {i.namespace for i in manager.informers} == {WATCHED}
 
 
