@@ -365,3 +365,49 @@ def test_split_mode_cluster_issuer_issues_for_a_name_and_an_ip_address(tmp_path:
         order = serve.list("order", NAMESPACE)[0]
         identifiers = sorted(a["identifier"] for a in order["status"]["authorizations"])
         assert identifiers == ["127.0.0.1", "web.example.test"]
+
+
+def test_renewal_time_follows_the_servers_ari_window_and_the_renewal_replaces(
+    tmp_path: Path,
+) -> None:
+    with (
+        running_pebble(tmp_path / "pebble") as pebble,
+        ari_shim_thread(pebble) as shim,
+        serve_for_pebble(tmp_path / "certsmith", pebble) as serve,
+    ):
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        start, end = now + dt.timedelta(seconds=45), now + dt.timedelta(seconds=55)
+        shim.set_window(start, end)
+        manifest = acme_issuer("le", pebble)
+        manifest["spec"]["acme"]["server"] = shim.directory_url
+        serve.apply(manifest)
+        wait_ready(serve, "issuer", "le")
+        serve.apply(certificate("web", "le", ["web.example.test"]))
+        wait_ready(serve, "certificate", "web", timeout=120)
+        leaf = x509.load_pem_x509_certificates(secret_data(serve, "web-tls", "tls.crt"))[0]
+        found: dict[str, Any] = {}
+
+        def windowed() -> bool:
+            found.update(serve.get("certificate", "web", NAMESPACE))
+            ari = (found["status"].get("acme") or {}).get("ari") or {}
+            renewal = found["status"].get("renewalTime")
+            return (
+                bool(ari.get("suggestedWindow"))
+                and renewal is not None
+                and (start <= parse_time(renewal) <= end)
+            )
+
+        wait_until(windowed, timeout=60)
+        ari = found["status"]["acme"]["ari"]
+        assert parse_time(ari["suggestedWindow"]["start"]) == start
+        assert parse_time(ari["suggestedWindow"]["end"]) == end
+        assert parse_time(ari["nextCheck"]) > parse_time(ari["lastChecked"])
+
+        def renewed() -> bool:
+            cert = serve.get("certificate", "web", NAMESPACE)
+            return bool(cert["status"].get("revision") == 2) and condition(cert)["status"] == "True"
+
+        wait_until(renewed, timeout=120)
+        assert shim.replaces_seen == [None, ari_cert_id(leaf)]
+        second = x509.load_pem_x509_certificates(secret_data(serve, "web-tls", "tls.crt"))[0]
+        assert second.serial_number != leaf.serial_number

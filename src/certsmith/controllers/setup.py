@@ -33,13 +33,15 @@ from typing import Final
 
 from certsmith.client.protocol import KubeClient
 from certsmith.client.resources import CERTIFICATES
-from certsmith.controllers.acme.wiring import NAMES as ACME_NAMES
 from certsmith.controllers.acme.wiring import (
+    ARI,
     AcmeOptions,
     build_acme_controllers,
+    build_ari_controller,
     configure_accounts,
     requests_for_order,
 )
+from certsmith.controllers.acme.wiring import NAMES as ACME_NAMES
 from certsmith.controllers.approver import DEFAULT_APPROVE_SIGNER_NAMES, Approver
 from certsmith.controllers.certificaterequests import (
     CertificateRequestReconciler,
@@ -342,6 +344,23 @@ def build_controllers(client: KubeClient, *, options: ControllerOptions) -> list
         ),
     )
     controllers.extend(certificate_controllers)
+    if acme_issuer is not None and ARI in enabled:
+        # ARI shares the Certificate controllers' informer when those run.
+        shared_informers = [i for c in certificate_controllers for i in c.informers]
+        controllers.append(
+            build_ari_controller(
+                client,
+                certificates=next((i for i in shared_informers if i.resource == CERTIFICATES), None)
+                or certificate_informer(client, namespace=options.namespace, sleep=options.sleep),
+                informers=informers,
+                accounts=acme_issuer.accounts,
+                context=context,
+                recorder=recorder,
+                clock=options.clock,
+                sleep=options.sleep,
+                workers=options.workers,
+            )
+        )
     if enabled & set(SHIM_NAMES):
         # The shims share the Certificate controllers' informer when those run.
         shared = [i for c in certificate_controllers for i in c.informers]

@@ -26,7 +26,7 @@ AVAILABLE = available_controllers(ISSUERS_BUILTIN)
 CA = "certificaterequests-issuer-ca"
 SELFSIGNED = "certificaterequests-issuer-selfsigned"
 CERTIFICATES = frozenset(CERTIFICATE_BUILDERS)
-ACME = frozenset({"certificaterequests-issuer-acme", "orders", "challenges"})
+ACME = frozenset({"certificaterequests-issuer-acme", "orders", "challenges", "certificates-ari"})
 SHIMS = frozenset({"ingress-shim", "gateway-shim", "istio-gateway-shim"})
 ALL = frozenset({ISSUERS, CLUSTER_ISSUERS, APPROVER, CA, SELFSIGNED}) | CERTIFICATES | ACME | SHIMS
 
@@ -99,6 +99,7 @@ def test_all_request_issuer_names_map_to_one_shared_reconciler() -> None:
             "orders",
             "challenges",
             "challenges-scheduler",
+            "certificates-ari",
             # gateway-shim and istio-gateway-shim need their opt-in flags.
             "ingress-shim",
         ]
@@ -119,7 +120,10 @@ def test_all_request_issuer_names_map_to_one_shared_reconciler() -> None:
 
 def test_disabling_every_issuer_type_drops_the_request_reconciler() -> None:
     options = ControllerOptions(
-        controllers=f"*,-{CA},-{SELFSIGNED},-certificaterequests-issuer-acme,-orders,-challenges",
+        controllers=(
+            f"*,-{CA},-{SELFSIGNED},-certificaterequests-issuer-acme,-orders,-challenges,"
+            "-certificates-ari"
+        ),
         issuers=ISSUERS_BUILTIN,
     )
     names = {c.name for c in build_manager(FakeKubeClient(), options=options).controllers}

@@ -18,6 +18,7 @@ from typing import Final
 from certsmith.acme.client import RequestObserver
 from certsmith.acme.dns01 import DNS01Settings, DNS01Solver
 from certsmith.client.protocol import KubeClient
+from certsmith.controllers.acme.ari import AriReconciler
 from certsmith.controllers.acme.challenges import ChallengeReconciler
 from certsmith.controllers.acme.http01 import Http01Registry, SelfCheckOptions
 from certsmith.controllers.acme.orders import OrderReconciler
@@ -31,7 +32,7 @@ from certsmith.controllers.events import EventRecorder
 from certsmith.controllers.informers import SharedInformers
 from certsmith.controllers.issuercontext import ControllerIssuerContext
 from certsmith.controllers.runtime.cache import JSONObject, ObjectKey
-from certsmith.controllers.runtime.informer import Handlers, enqueue, enqueue_mapped
+from certsmith.controllers.runtime.informer import Handlers, Informer, enqueue, enqueue_mapped
 from certsmith.controllers.runtime.manager import Controller
 from certsmith.controllers.runtime.workqueue import ACME_BACKOFF, Sleeper, WorkQueue
 from certsmith.issuers.acme.accounts import AccountRegistry, ClientFactory
@@ -40,7 +41,9 @@ from certsmith.util.clock import Clock
 ORDERS: Final = "orders"
 CHALLENGES: Final = "challenges"
 SCHEDULER: Final = "challenges-scheduler"
-NAMES: Final = (ORDERS, CHALLENGES)
+#: certsmith's own: ACME Renewal Information for ACME-issued Certificates.
+ARI: Final = "certificates-ari"
+NAMES: Final = (ORDERS, CHALLENGES, ARI)
 
 
 @dataclass(frozen=True)
@@ -176,3 +179,36 @@ def build_acme_controllers(
             Controller(SCHEDULER, scheduler.reconcile, sq, informers=(informers.challenges,))
         )
     return controllers
+
+
+def build_ari_controller(
+    client: KubeClient,
+    *,
+    certificates: Informer,
+    informers: SharedInformers,
+    accounts: AccountRegistry,
+    context: ControllerIssuerContext,
+    recorder: EventRecorder,
+    clock: Clock,
+    sleep: Sleeper,
+    workers: int,
+) -> Controller:
+    """The ``certificates-ari`` controller over the Certificate informer."""
+    ari = AriReconciler(
+        client,
+        certificates=certificates,
+        informers=informers,
+        accounts=accounts,
+        context=context,
+        recorder=recorder,
+        clock=clock,
+    )
+    q: WorkQueue[ObjectKey] = WorkQueue(ACME_BACKOFF, clock=clock, sleep=sleep, name=ARI)
+    certificates.add_handlers(enqueue(q))
+    return Controller(
+        ARI,
+        ari.reconcile,
+        q,
+        informers=(certificates, *informers.issuer_informers),
+        workers=workers,
+    )

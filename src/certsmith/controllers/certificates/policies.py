@@ -65,6 +65,7 @@ from certsmith.controllers.certificates.secretdata import (
     combined_pem,
     private_key_der,
 )
+from certsmith.pki.ari import ari_renewal_time
 from certsmith.pki.csr import CSRError, decode_csr
 from certsmith.pki.keys import KeyDecodeError, PrivateKey, key_matches_spec
 from certsmith.pki.keys import public_keys_equal as _public_keys_equal
@@ -531,6 +532,8 @@ def certificate_nearing_expiry(renewal: RenewalTimeFunc = renewal_time) -> Polic
             # SPEC §5.7: when no window fits, the desired time stands.
             with contextlib.suppress(WindowError):
                 due = renewal_time_in_windows(due, spec.renewal.windows, not_before, not_after)
+        # ACME Renewal Information: the server's window replaces the spec's schedule.
+        due = ari_renewal_time(policy_input.certificate.status, cert) or due
         if due > policy_input.now:
             return None
         status = policy_input.certificate.status

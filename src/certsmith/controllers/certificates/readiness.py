@@ -34,6 +34,7 @@ from certsmith.controllers.certificates.state import (
 from certsmith.controllers.runtime.cache import ObjectKey
 from certsmith.controllers.runtime.informer import Informer
 from certsmith.controllers.runtime.manager import Requeue
+from certsmith.pki.ari import ari_renewal_time
 from certsmith.pki.pem import PEMError, split_pem_certificates
 from certsmith.pki.renewal import WindowError, renewal_time_for_spec
 from certsmith.util.clock import Clock
@@ -130,6 +131,10 @@ class Readiness:
                 if violation is None:
                     ready, reason = ConditionStatus.FALSE, CertificateReason.WINDOW_ERROR
                     message = f"Could not calculate renewal time: {err}"
+            # ACME Renewal Information: the server's window replaces the spec's schedule.
+            ari = ari_renewal_time(status, leaf)
+            if ari is not None and status.renewal_time is not None:
+                status.renewal_time = ari
 
         status.conditions = set_condition(
             status.conditions,
