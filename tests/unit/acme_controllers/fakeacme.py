@@ -18,6 +18,7 @@ from certsmith.acme.models import (
     Challenge,
     Identifier,
     Order,
+    RenewalInfo,
 )
 from certsmith.acme.problems import AcmeProblem, Problem
 
@@ -69,6 +70,7 @@ class FakeAcme:
         self.challenge_status = "pending"
         self.chain_pem = ""
         self.after_finalize: Order | None = None
+        self.renewal_info: RenewalInfo | None = None
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
         self._failures: dict[str, list[BaseException]] = {}
 
@@ -144,3 +146,7 @@ class FakeAcme:
     async def fetch_certificate(self, url: str, **kwargs: Any) -> CertificateChain:
         self._enter("fetch_certificate", url, **kwargs)
         return CertificateChain(url=url, pem=self.chain_pem)
+
+    async def get_renewal_info(self, certificate: Any) -> RenewalInfo | None:
+        self._enter("get_renewal_info", certificate)
+        return self.renewal_info
