@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from certsmith.client.resources import CERTIFICATES, EVENTS, GATEWAYS, INGRESSES
+from certsmith.controllers.runtime.cache import ObjectKey
 from certsmith.controllers.setup import ControllerOptions
 from certsmith.controllers.shims.annotations import InvalidAnnotationError
 from certsmith.controllers.shims.sync import ShimOptions
@@ -203,3 +204,57 @@ async def test_gateway_listener_becomes_a_certificate_with_parent_ref_hints(
     }
     assert cert["metadata"]["ownerReferences"][0]["uid"] == gateway["metadata"]["uid"]
     assert cert["metadata"]["ownerReferences"][0]["kind"] == "Gateway"
+
+
+async def drain(harness: ControllerHarness, controller: str) -> list[ObjectKey]:
+    queue = harness.controllers[controller].queue
+    keys = []
+    while len(queue):
+        key = await queue.get()
+        queue.done(key)
+        keys.append(key)
+    return keys
+
+
+async def test_certificate_deleted_by_hand_requeues_its_ingress_and_comes_back(
+    harness: ControllerHarness,
+) -> None:
+    await harness.apply(INGRESSES, app_ingress(LE, A_TLS))
+    await harness.reconcile("ingress-shim", "ns", "app")
+    await drain(harness, "ingress-shim")
+    await harness.raw.delete(CERTIFICATES, "ns", "a-tls")
+    await harness.wait_deleted("certificates", "ns", "a-tls")
+    assert await drain(harness, "ingress-shim") == [ObjectKey("ns", "app")]
+    await harness.reconcile("ingress-shim", "ns", "app")
+    assert harness.raw.stored(CERTIFICATES, "ns", "a-tls")["spec"]["secretName"] == "a-tls"
+
+
+async def test_gateway_owned_certificate_does_not_requeue_the_ingress_shim(
+    harness: ControllerHarness,
+) -> None:
+    await harness.apply(
+        CERTIFICATES,
+        {
+            "apiVersion": "cert-manager.io/v1",
+            "kind": "Certificate",
+            "metadata": {
+                "name": "g-tls",
+                "namespace": "ns",
+                "ownerReferences": [
+                    {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                     "name": "gw", "uid": "u1", "controller": True}
+                ],
+            },
+            "spec": {"secretName": "g-tls", "dnsNames": ["g"], "issuerRef": {"name": "ca"}},
+        },
+    )  # fmt: skip
+    assert await drain(harness, "ingress-shim") == []
+    assert await drain(harness, "gateway-shim") == [ObjectKey("ns", "gw")]
+
+
+async def test_ingress_being_deleted_in_foreground_is_skipped(harness: ControllerHarness) -> None:
+    ingress = app_ingress(LE, A_TLS)
+    ingress["metadata"]["finalizers"] = ["foregroundDeletion"]
+    await harness.apply(INGRESSES, ingress)
+    await harness.reconcile("ingress-shim", "ns", "app")
+    assert harness.client.writes == []
