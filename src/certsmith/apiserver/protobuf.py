@@ -1,18 +1,18 @@
-"""Decode Kubernetes protobuf request bodies for v1 Secret, ConfigMap and Namespace.
+"""Decode Kubernetes protobuf request bodies of the built-in kinds the server serves.
 
-Also the SelfSubjectAccessReview ``kubectl auth can-i`` sends, the same way.
-
-Imperative ``kubectl create secret|configmap|namespace`` sends
-``application/vnd.kubernetes.protobuf`` bodies and has no JSON fallback (K8S-API §1.2, §4.14), so
-the server must read them. Only those three kinds are needed; a hand-written wire-format reader
-(varints and length-delimited fields) is smaller and safer than a protobuf dependency plus
-generated Kubernetes types.
+Imperative ``kubectl create secret|configmap|namespace|role|rolebinding|clusterrole|
+clusterrolebinding|ingress`` (and ``kubectl auth can-i``) send
+``application/vnd.kubernetes.protobuf`` bodies and have no JSON fallback (K8S-API §1.2, §4.14);
+client-go programs configured for protobuf send Events and Leases the same way. A hand-written
+wire-format reader (varints and length-delimited fields) driven by field tables
+(:mod:`certsmith.apiserver.protoschema`) is smaller and safer than a protobuf dependency plus
+generated Kubernetes types. Responses stay JSON: every client that sends protobuf also lists
+``application/json`` in Accept.
 
 The envelope is the four-byte magic (``k8s`` + NUL) followed by ``runtime.Unknown{1: typeMeta{1:
-apiVersion, 2: kind}, 2: raw, 3: contentEncoding, 4: contentType}``; ``raw`` is the message. Proto2
-writes empty strings and zeros, so those are treated as unset, as Go's JSON ``omitempty`` would
-drop them. The result is the JSON dict form the rest of the server works with (``data`` values
-base64-encoded as in JSON).
+apiVersion, 2: kind}, 2: raw, 3: contentEncoding, 4: contentType}``; ``raw`` is the message. The
+result is the JSON dict form the rest of the server works with (bytes base64-encoded as in JSON,
+times as RFC 3339).
 
 Errors: a malformed body is 400 BadRequest; any other kind is 415, as the apiserver answers for a
 media type a resource does not accept.
@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from typing import Final
 
+import orjson
+
 from certsmith.api.errors import StatusError
-from certsmith.api.meta import JSONObject, format_time
+from certsmith.api.meta import JSON, JSONObject, format_micro_time, format_time
+from certsmith.apiserver.protoschema import KINDS, OBJECT_META, Field, Message
 
 MAGIC: Final = b"k8s\x00"
 CONTENT_TYPE: Final = "application/vnd.kubernetes.protobuf"
@@ -110,6 +113,36 @@ def _int(value: int | bytes) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
+def _timestamp(value: int | bytes) -> tuple[int, int]:
+    seconds = nanos = 0
+    for number, _, field in iter_fields(_bytes(value)):
+        if number == 1:
+            seconds = _int(field)
+        elif number == 2:
+            nanos = _int(field)
+    return seconds, nanos
+
+
+def _time(value: int | bytes, *, micro: bool) -> str | None:
+    seconds, nanos = _timestamp(value)
+    if seconds == 0 and nanos == 0:
+        return None
+    try:
+        stamp = dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+        stamp += dt.timedelta(microseconds=nanos // 1000)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise ProtobufError(f"time out of range: {seconds}") from exc
+    return format_micro_time(stamp) if micro else format_time(stamp)
+
+
+def _fields_v1(value: int | bytes) -> JSON:
+    raw = b"".join(_bytes(f) for n, _, f in iter_fields(_bytes(value)) if n == 1)
+    try:
+        return orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError as exc:
+        raise ProtobufError("fieldsV1 is not JSON") from exc
+
+
 def _map_entry(value: int | bytes) -> tuple[str, bytes]:
     key, item = "", b""
     for number, _, field in iter_fields(_bytes(value)):
@@ -120,29 +153,64 @@ def _map_entry(value: int | bytes) -> tuple[str, bytes]:
     return key, item
 
 
-def _time(value: int | bytes) -> str | None:
-    seconds = 0
-    for number, _, field in iter_fields(_bytes(value)):
-        if number == 1:
-            seconds = _int(field)
-    if seconds == 0:
-        return None
-    return format_time(dt.datetime.fromtimestamp(seconds, tz=dt.UTC))
+_UNSET: Final = object()
 
 
-def _owner_reference(value: int | bytes) -> JSONObject:
-    names = {1: "kind", 3: "name", 4: "uid", 5: "apiVersion"}
-    ref: JSONObject = {}
-    for number, _, field in iter_fields(_bytes(value)):
-        if number in names:
-            text = _string(field)
-            if text:
-                ref[names[number]] = text
-        elif number == 6:
-            ref["controller"] = bool(_int(field))
-        elif number == 7:
-            ref["blockOwnerDeletion"] = bool(_int(field))
-    return ref
+def _scalar(spec: Field, value: int | bytes) -> object:
+    """One scalar in its JSON form, or ``_UNSET`` for a zero Go's JSON would omit."""
+    kind = spec.type
+    out: object
+    if kind == "string":
+        out = _string(value)
+    elif kind == "bool":
+        out = bool(_int(value))
+    elif kind == "int":
+        out = _int(value)
+    elif kind == "bytes":
+        out = base64.b64encode(_bytes(value)).decode("ascii")
+    elif kind in ("time", "microtime"):
+        return _time(value, micro=kind == "microtime") or _UNSET
+    else:  # fieldsv1
+        return _fields_v1(value)
+    if not out and not spec.keep and not spec.repeated:
+        return _UNSET
+    return out
+
+
+def decode_message(data: bytes, message: Message) -> JSONObject:
+    """Decode one message by its field table into its JSON dict form.
+
+    Raises:
+        ProtobufError: the message is malformed or a field has the wrong wire type.
+    """
+    out: JSONObject = {}
+    for number, _, value in iter_fields(data):
+        spec = message.get(number)
+        if spec is None:
+            continue
+        kind = spec.type
+        if isinstance(kind, Mapping):
+            nested = decode_message(_bytes(value), kind)
+            if spec.inline:
+                out.update(nested)
+            elif spec.repeated:
+                out.setdefault(spec.name, []).append(nested)
+            else:
+                out[spec.name] = nested
+        elif kind in ("map<string>", "map<bytes>"):
+            key, item = _map_entry(value)
+            binary = kind == "map<bytes>"
+            text = base64.b64encode(item).decode("ascii") if binary else _string(item)
+            out.setdefault(spec.name, {})[key] = text
+        else:
+            scalar = _scalar(spec, value)
+            if scalar is _UNSET:
+                continue
+            if spec.repeated:
+                out.setdefault(spec.name, []).append(scalar)
+            else:
+                out[spec.name] = scalar
+    return out
 
 
 def decode_object_meta(data: bytes) -> JSONObject:
@@ -151,134 +219,7 @@ def decode_object_meta(data: bytes) -> JSONObject:
     Raises:
         ProtobufError: the message is malformed.
     """
-    strings = {1: "name", 2: "generateName", 3: "namespace", 5: "uid", 6: "resourceVersion"}
-    meta: JSONObject = {}
-    for number, _, field in iter_fields(data):
-        if number in strings:
-            text = _string(field)
-            if text:
-                meta[strings[number]] = text
-        elif number == 7:
-            if _int(field):
-                meta["generation"] = _int(field)
-        elif number in (8, 9):
-            stamp = _time(field)
-            if stamp:
-                meta["creationTimestamp" if number == 8 else "deletionTimestamp"] = stamp
-        elif number == 10:
-            meta["deletionGracePeriodSeconds"] = _int(field)
-        elif number in (11, 12):
-            key, item = _map_entry(field)
-            target = meta.setdefault("labels" if number == 11 else "annotations", {})
-            target[key] = item.decode("utf-8", errors="strict")
-        elif number == 13:
-            meta.setdefault("ownerReferences", []).append(_owner_reference(field))
-        elif number == 14:
-            meta.setdefault("finalizers", []).append(_string(field))
-    return meta
-
-
-def _decode_secret(data: bytes) -> JSONObject:
-    obj: JSONObject = {"apiVersion": "v1", "kind": "Secret", "metadata": {}}
-    for number, _, field in iter_fields(data):
-        if number == 1:
-            obj["metadata"] = decode_object_meta(_bytes(field))
-        elif number == 2:
-            key, item = _map_entry(field)
-            obj.setdefault("data", {})[key] = base64.b64encode(item).decode("ascii")
-        elif number == 3:
-            text = _string(field)
-            if text:
-                obj["type"] = text
-        elif number == 4:
-            key, item = _map_entry(field)
-            obj.setdefault("stringData", {})[key] = item.decode("utf-8")
-        elif number == 5:
-            obj["immutable"] = bool(_int(field))
-    return obj
-
-
-def _decode_configmap(data: bytes) -> JSONObject:
-    obj: JSONObject = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}
-    for number, _, field in iter_fields(data):
-        if number == 1:
-            obj["metadata"] = decode_object_meta(_bytes(field))
-        elif number == 2:
-            key, item = _map_entry(field)
-            obj.setdefault("data", {})[key] = item.decode("utf-8")
-        elif number == 3:
-            key, item = _map_entry(field)
-            obj.setdefault("binaryData", {})[key] = base64.b64encode(item).decode("ascii")
-        elif number == 4:
-            obj["immutable"] = bool(_int(field))
-    return obj
-
-
-def _decode_namespace(data: bytes) -> JSONObject:
-    obj: JSONObject = {"apiVersion": "v1", "kind": "Namespace", "metadata": {}}
-    for number, _, field in iter_fields(data):
-        if number == 1:
-            obj["metadata"] = decode_object_meta(_bytes(field))
-        elif number == 2:
-            finalizers = [_string(f) for n, _, f in iter_fields(_bytes(field)) if n == 1]
-            obj["spec"] = {"finalizers": finalizers} if finalizers else {}
-        elif number == 3:
-            phase = next((_string(f) for n, _, f in iter_fields(_bytes(field)) if n == 1), "")
-            obj["status"] = {"phase": phase} if phase else {}
-    return obj
-
-
-_RESOURCE_ATTRIBUTES: Final = {
-    1: "namespace",
-    2: "verb",
-    3: "group",
-    4: "version",
-    5: "resource",
-    6: "subresource",
-    7: "name",
-}
-_NON_RESOURCE_ATTRIBUTES: Final = {1: "path", 2: "verb"}
-
-
-def _strings_message(data: bytes, names: dict[int, str]) -> JSONObject:
-    out: JSONObject = {}
-    for number, _, value in iter_fields(data):
-        name = names.get(number)
-        if name is not None and _string(value):
-            out[name] = _string(value)
-    return out
-
-
-def _decode_self_subject_access_review(data: bytes) -> JSONObject:
-    # kubectl auth can-i sends this kind as protobuf too (selectors, fields 8-9, are ignored).
-    obj: JSONObject = {
-        "apiVersion": "authorization.k8s.io/v1",
-        "kind": "SelfSubjectAccessReview",
-        "metadata": {},
-        "spec": {},
-    }
-    for number, _, value in iter_fields(data):
-        if number == 1:
-            obj["metadata"] = decode_object_meta(_bytes(value))
-        elif number == 2:
-            for sub, _, attrs in iter_fields(_bytes(value)):
-                if sub == 1:
-                    obj["spec"]["resourceAttributes"] = _strings_message(
-                        _bytes(attrs), _RESOURCE_ATTRIBUTES
-                    )
-                elif sub == 2:
-                    obj["spec"]["nonResourceAttributes"] = _strings_message(
-                        _bytes(attrs), _NON_RESOURCE_ATTRIBUTES
-                    )
-    return obj
-
-
-_DECODERS: Final[dict[tuple[str, str], Callable[[bytes], JSONObject]]] = {
-    ("v1", "Secret"): _decode_secret,
-    ("v1", "ConfigMap"): _decode_configmap,
-    ("v1", "Namespace"): _decode_namespace,
-    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): _decode_self_subject_access_review,
-}
+    return decode_message(data, OBJECT_META)
 
 
 def _unsupported() -> StatusError:
@@ -295,7 +236,7 @@ def decode(body: bytes) -> JSONObject:
 
     Raises:
         StatusError: 400 BadRequest for a malformed body; 415 UnsupportedMediaType for kinds
-            other than v1 Secret, ConfigMap, Namespace and SelfSubjectAccessReview.
+            without a field table in :data:`certsmith.apiserver.protoschema.KINDS`.
     """
     if not body.startswith(MAGIC):
         raise StatusError(
@@ -319,9 +260,11 @@ def decode(body: bytes) -> JSONObject:
                 raw = _bytes(field)
             elif number == 3:
                 encoding = _string(field)
-        decoder = _DECODERS.get((api_version, kind))
-        if decoder is None or encoding:
+        message = KINDS.get((api_version, kind))
+        if message is None or encoding:
             raise _unsupported()
-        return decoder(raw)
-    except (ProtobufError, UnicodeDecodeError) as exc:
+        obj: JSONObject = {"apiVersion": api_version, "kind": kind, "metadata": {}}
+        obj.update(decode_message(raw, message))
+        return obj
+    except ProtobufError as exc:
         raise StatusError(400, "BadRequest", f"unable to decode protobuf body: {exc}") from None

@@ -8,70 +8,14 @@ from hypothesis import strategies as st
 
 from certsmith.api.errors import StatusError
 from certsmith.apiserver.protobuf import decode, decode_object_meta, iter_fields
-
-
-def varint(value: int) -> bytes:
-    value &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def field_bytes(number: int, payload: bytes | str) -> bytes:
-    raw = payload.encode() if isinstance(payload, str) else payload
-    return varint(number << 3 | 2) + varint(len(raw)) + raw
-
-
-def field_varint(number: int, value: int) -> bytes:
-    return varint(number << 3) + varint(value)
-
-
-def map_entries(number: int, mapping: dict[str, bytes | str]) -> bytes:
-    return b"".join(
-        field_bytes(number, field_bytes(1, k) + field_bytes(2, v)) for k, v in mapping.items()
-    )
-
-
-def object_meta(
-    name="",
-    namespace="",
-    generate_name="",
-    labels=None,
-    annotations=None,
-    finalizers=(),
-    created=0,
-    owner=None,
-) -> bytes:
-    # Go's marshaler writes every proto2 string, even empty ones.
-    out = field_bytes(1, name) + field_bytes(2, generate_name) + field_bytes(3, namespace)
-    out += field_bytes(5, "") + field_bytes(6, "") + field_varint(7, 0)
-    out += field_bytes(8, field_varint(1, created) + field_varint(2, 0))
-    out += map_entries(11, labels or {}) + map_entries(12, annotations or {})
-    if owner:
-        out += field_bytes(
-            13,
-            field_bytes(1, owner["kind"])
-            + field_bytes(3, owner["name"])
-            + field_bytes(4, owner["uid"])
-            + field_bytes(5, owner["apiVersion"])
-            + field_varint(6, 1),
-        )
-    for fin in finalizers:
-        out += field_bytes(14, fin)
-    return out
-
-
-def envelope(api_version: str, kind: str, raw: bytes, encoding: str = "") -> bytes:
-    type_meta = field_bytes(1, api_version) + field_bytes(2, kind)
-    unknown = field_bytes(1, type_meta) + field_bytes(2, raw) + field_bytes(3, encoding)
-    unknown += field_bytes(4, "")
-    return b"k8s\x00" + unknown
+from tests.prototools import (
+    envelope,
+    field_bytes,
+    field_varint,
+    map_entries,
+    object_meta,
+    varint,
+)
 
 
 def secret_body(**kw) -> bytes:
