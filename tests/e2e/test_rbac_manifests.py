@@ -46,8 +46,10 @@ from certsmith.client.resources import (
     CERTIFICATES,
     CHALLENGES,
     CLUSTER_ISSUERS,
+    GATEWAYS,
     INGRESSES,
     ISSUERS,
+    ISTIO_GATEWAYS,
     LEASES,
     NAMESPACES,
     ORDERS,
@@ -594,6 +596,104 @@ async def grant_approval(admin: HttpKubeClient, namespace: str) -> None:
             "subjects": [{"kind": "ServiceAccount", "name": "certsmith", "namespace": namespace}],
         },
     )
+
+
+def documented_optional_rules() -> list[dict[str, Any]]:
+    """The rules docs/deploy.md tells users to add for the Gateway shims."""
+    text = (DEPLOY.parent / "docs" / "deploy.md").read_text(encoding="utf-8")
+    section = text.split("### Rules to add for optional features", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    rules: list[dict[str, Any]] = yaml.safe_load(block)
+    return rules
+
+
+GATEWAY: Final = {
+    "apiVersion": "gateway.networking.k8s.io/v1",
+    "kind": "Gateway",
+    "metadata": {
+        "name": "gw",
+        "namespace": WORKLOAD,
+        "annotations": {"cert-manager.io/issuer": "ca"},
+    },
+    "spec": {
+        "gatewayClassName": "example",
+        "listeners": [
+            {
+                "name": "https",
+                "hostname": "g.example.com",
+                "port": 443,
+                "protocol": "HTTPS",
+                "tls": {
+                    "mode": "Terminate",
+                    "certificateRefs": [{"kind": "Secret", "group": "", "name": "g-tls"}],
+                },
+            }
+        ],
+    },
+}
+ISTIO_GATEWAY: Final = {
+    "apiVersion": "networking.istio.io/v1",
+    "kind": "Gateway",
+    "metadata": {
+        "name": "mesh",
+        "namespace": WORKLOAD,
+        "annotations": {"cert-manager.io/issuer": "ca"},
+    },
+    "spec": {
+        "selector": {"istio": "ingressgateway"},
+        "servers": [
+            {
+                "port": {"number": 443, "name": "https", "protocol": "HTTPS"},
+                "hosts": ["mesh.example.com"],
+                "tls": {"mode": "SIMPLE", "credentialName": "mesh-cred"},
+            }
+        ],
+    },
+}
+
+
+async def test_the_documented_rules_cover_the_gateway_shims(tmp_path: Path, log_dir: Path) -> None:
+    async with installed(tmp_path, "cluster", "cert-manager") as install:
+        admin = install.admin
+        role = await admin.get(_RBAC_REFS["ClusterRole"], None, "certsmith-controller")
+        role["rules"].extend(documented_optional_rules())
+        await admin.replace(_RBAC_REFS["ClusterRole"], None, "certsmith-controller", role)
+        for obj in install.objects:
+            if obj["kind"] == "ClusterRole" and obj["metadata"]["name"] == "certsmith-controller":
+                obj["rules"] = role["rules"]
+        await ca_secret(admin, WORKLOAD, "ca-key-pair")
+        await admin.create(
+            ISSUERS, WORKLOAD, issuer("ca", {"ca": {"secretName": "ca-key-pair"}}, WORKLOAD)
+        )
+        async with controller(
+            install, log_dir, "--enable-gateway-api", "--enable-istio-gateway"
+        ) as (proc, _):
+            await admin.create(GATEWAYS, WORKLOAD, GATEWAY)
+            await admin.create(ISTIO_GATEWAYS, WORKLOAD, ISTIO_GATEWAY)
+
+            async def made() -> bool:
+                with contextlib.suppress(ApiError):
+                    await admin.get(CERTIFICATES, WORKLOAD, "g-tls")
+                    await admin.get(CERTIFICATES, WORKLOAD, "mesh-cred")
+                    return True
+                return False
+
+            await eventually_async(made, timeout=30, interval=0.1)
+            await wait_ready(admin, CERTIFICATES, "g-tls")
+            await wait_ready(admin, CERTIFICATES, "mesh-cred")
+        log = proc.log()
+        objects = await made_objects(admin)
+
+    assert rbac_denials(log) == []
+    assert denied(install) == []
+    calls = install.recorder.calls()
+    assert Call("watch", "gateway.networking.k8s.io", "gateways", "", False) in calls
+    assert Call("watch", "networking.istio.io", "gateways", "", False) in calls
+    policy = install.policy()
+    finalizers = finalizer_calls(install, objects)
+    assert {c.group for c, _ in finalizers} >= {"gateway.networking.k8s.io", "networking.istio.io"}
+    for call, namespace in sorted(finalizers):
+        assert policy.allows(install.user, call.attributes(namespace)), call
 
 
 @pytest.mark.parametrize(
