@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e.certenv import make_ca, openssl
 from tests.e2e.procs import MODES, Deployment, Mode, Serve, condition, deployed
 from tests.servertools import kubectl_path, wait_until
 
@@ -216,28 +216,15 @@ def test_gateway_listener_becomes_certificate_and_is_deleted_with_it(
     wait_until(lambda: find(serve, "certificate", "g-tls", namespace) is None, timeout=30)
 
 
-def openssl(*args: str | Path) -> str:
-    result = subprocess.run(
-        ["openssl", *map(str, args)], capture_output=True, text=True, check=False, timeout=60
-    )
-    assert result.returncode == 0, f"openssl {args} failed:\n{result.stdout}{result.stderr}"
-    return result.stdout
-
-
 def test_ingress_certificate_is_issued_by_a_ca_cluster_issuer(
     deployment: Deployment, namespace: str, tmp_path: Path
 ) -> None:
     serve = deployment.serve
     if find(serve, "clusterissuer", "shim-ca", "default") is None:
         serve.kubectl("create", "namespace", "cert-manager", check=False)
-        openssl(
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", tmp_path / "ca.key",
-            "-out", tmp_path / "ca.crt", "-days", "365", "-subj", "/CN=shim e2e CA",
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        )  # fmt: skip
-        serve.kubectl("create", "secret", "tls", "shim-ca", f"--cert={tmp_path / 'ca.crt'}",
-                      f"--key={tmp_path / 'ca.key'}", "-n", "cert-manager")  # fmt: skip
+        cert, key = make_ca(tmp_path, "shim-ca")
+        serve.kubectl("create", "secret", "tls", "shim-ca", f"--cert={cert}", f"--key={key}",
+                      "-n", "cert-manager")  # fmt: skip
         serve.apply(
             {
                 "apiVersion": "cert-manager.io/v1",
@@ -258,7 +245,7 @@ def test_ingress_certificate_is_issued_by_a_ca_cluster_issuer(
     secret = serve.get("secret", "a-tls", namespace)
     assert secret["type"] == "kubernetes.io/tls"
     (tmp_path / "tls.crt").write_bytes(base64.b64decode(secret["data"]["tls.crt"]))
-    text = openssl("x509", "-in", tmp_path / "tls.crt", "-noout", "-ext", "subjectAltName")
+    text = openssl("x509", "-in", tmp_path / "tls.crt", "-noout", "-ext", "subjectAltName").stdout
     assert "DNS:a.example.com" in text
     assert "IP Address:10.0.0.1" in text
 
