@@ -15,6 +15,7 @@ Whether the RBAC rules are *enough* is checked by running the controllers with t
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -62,12 +63,13 @@ def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 
 def moved_overlay(tmp_path: Path, overlay: str, namespace: str) -> Path:
-    """An overlay that only sets ``namespace:`` on top of ``overlay`` (inside deploy/, since
-    kustomize refuses bases outside the kustomization's own tree)."""
-    directory = DEPLOY / "overlays" / f".test-{tmp_path.name}"
+    """An overlay that only sets ``namespace:`` on top of ``overlay``; kustomize takes a base
+    directory by relative path only."""
+    directory = tmp_path / "moved"
     directory.mkdir()
+    base = os.path.relpath(DEPLOY / "overlays" / overlay, directory)
     (directory / "kustomization.yaml").write_text(
-        f"namespace: {namespace}\nresources:\n  - ../{overlay}\n", encoding="utf-8"
+        f"namespace: {namespace}\nresources:\n  - {base}\n", encoding="utf-8"
     )
     return directory
 
@@ -82,12 +84,7 @@ def test_python_rendering_equals_kubectl_kustomize(overlay):
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_another_namespace_renders_as_a_namespace_overlay_does(tmp_path, overlay):
-    directory = moved_overlay(tmp_path, overlay, "team-a")
-    try:
-        expected = kubectl_kustomize(directory)
-    finally:
-        (directory / "kustomization.yaml").unlink()
-        directory.rmdir()
+    expected = kubectl_kustomize(moved_overlay(tmp_path, overlay, "team-a"))
 
     assert rendered(overlay, "team-a") == expected
 
@@ -159,6 +156,35 @@ def test_unsupported_or_broken_kustomizations_are_refused(tmp_path, kustomizatio
 
     with pytest.raises(kustomize.KustomizeError, match=re.escape(message)):
         kustomize.build(base)
+
+
+@pytest.mark.parametrize(
+    ("ops", "expected"),
+    [
+        ([{"op": "add", "path": "/data/b", "value": "2"}], {"a": "1", "b": "2"}),
+        ([{"op": "replace", "path": "/data/a", "value": "9"}], {"a": "9"}),
+        ([{"op": "remove", "path": "/data/a"}], {}),
+    ],
+)
+def test_json_6902_patches_add_replace_and_remove(tmp_path, ops, expected):
+    (tmp_path / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: '1'}\n"
+    )
+    (tmp_path / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "resources": ["cm.yaml"],
+                "patches": [
+                    {"target": {"kind": "ConfigMap", "name": "c"}, "patch": yaml.safe_dump(ops)}
+                ],
+            }
+        )
+    )
+
+    (built,) = kustomize.build(tmp_path)
+
+    assert built["data"] == expected
+    assert kubectl_kustomize(tmp_path) == [built]
 
 
 # --- schemas -----------------------------------------------------------------------------------
