@@ -68,6 +68,11 @@ def test_http01_certificate_is_issued_by_pebble_with_a_verifiable_chain_and_no_c
         assert order["metadata"]["ownerReferences"][0]["name"] == "web-1"
         assert base64.b64decode(order["status"]["certificate"]) == chain
         wait_until(lambda: serve.list("challenge", NAMESPACE) == [], timeout=30)
+        # Every exchange with pebble is counted as cert-manager counts it.
+        metrics = serve.kubectl("get", "--raw", "/metrics").stdout
+        counted = [m for m in metrics.splitlines() if m.startswith("certmanager_http_acme_client")]
+        for action in ("register_account", "authorize_order", "accept_challenge", "fetch_cert"):
+            assert any(f'action="{action}"' in m for m in counted), (action, counted)
 
 
 def _challenge(serve: Serve) -> dict[str, Any]:
