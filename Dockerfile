@@ -14,13 +14,13 @@ FROM python:3.11-slim
 LABEL org.opencontainers.image.title="certsmith" \
       org.opencontainers.image.description="The cert-manager API in Python: controllers for a Kubernetes cluster" \
       org.opencontainers.image.licenses="Apache-2.0"
-# Bytecode is compiled at build time below; the root filesystem is read-only at run time.
+# All bytecode is compiled at build time below: the root filesystem is read-only at run time.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 COPY --from=build /install /usr/local
 # `certsmith install manifests` renders these (found under <prefix>/share/certsmith/deploy).
 COPY deploy /usr/local/share/certsmith/deploy
-RUN python -m compileall -q /usr/local/lib/python3.11/site-packages/certsmith \
+RUN python -m compileall -q /usr/local/lib/python3.11/site-packages \
     && groupadd --system --gid 10001 certsmith \
     && useradd --system --uid 10001 --gid 10001 --no-create-home \
        --home-dir /nonexistent --shell /usr/sbin/nologin certsmith
