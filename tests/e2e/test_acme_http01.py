@@ -416,3 +416,21 @@ def test_renewal_time_follows_the_servers_ari_window_and_the_renewal_replaces(
         assert shim.replaces_seen == [None, ari_cert_id(leaf)]
         second = x509.load_pem_x509_certificates(secret_data(serve, "web-tls", "tls.crt"))[0]
         assert second.serial_number != leaf.serial_number
+
+
+def test_preferred_chain_picks_the_alternate_chain_to_the_named_root(tmp_path: Path) -> None:
+    with (
+        running_pebble(tmp_path / "pebble", alternate_roots=1) as pebble,
+        serve_for_pebble(tmp_path / "certsmith", pebble) as serve,
+    ):
+        alternate = x509.load_pem_x509_certificate(pebble.root_pem(1))
+        [cn] = alternate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        serve.apply(acme_issuer("le", pebble, preferredChain=str(cn.value)))
+        wait_ready(serve, "issuer", "le")
+        serve.apply(certificate("web", "le", ["web.example.test"]))
+        wait_ready(serve, "certificate", "web", timeout=120)
+        chain = secret_data(serve, "web-tls", "tls.crt")
+        (tmp_path / "alt").mkdir()
+        (tmp_path / "default").mkdir()
+        assert ": OK" in openssl_verify(pebble.root_pem(1), chain, tmp_path / "alt")
+        assert ": OK" not in openssl_verify(pebble.root_pem(0), chain, tmp_path / "default")
