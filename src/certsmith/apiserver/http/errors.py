@@ -82,6 +82,13 @@ def internal_error(error_id: str) -> StatusError:
     )
 
 
+def logged_internal_error(request: web.Request) -> StatusError:
+    """Log the exception being handled under a new id; the 500 to answer names only that id."""
+    error_id = uuid.uuid4().hex[:12]
+    _log.exception("internal error id=%s on %s %s", error_id, request.method, request.path)
+    return internal_error(error_id)
+
+
 _HTTP_REASONS: Final = {
     400: "BadRequest",
     401: "Unauthorized",
@@ -120,6 +127,4 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         reason = _HTTP_REASONS.get(exc.status, "Unknown")
         return status_response(StatusError(exc.status, reason, exc.text or exc.reason))
     except Exception:
-        error_id = uuid.uuid4().hex[:12]
-        _log.exception("internal error id=%s on %s %s", error_id, request.method, request.path)
-        return status_response(internal_error(error_id))
+        return status_response(logged_internal_error(request))

@@ -11,11 +11,14 @@
   bookmark; never silently ignored, or client-go would wait for it forever.
 * Table watches send one-row Tables, with column headers only on the first.
 * ``timeoutSeconds`` ends the stream with a clean EOF.
+* A failure once the stream has started is one ``ERROR`` event (the Status a request would
+  have got; a 500 names only the id of the logged error), then a clean end of the stream.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from typing import Any
@@ -25,7 +28,7 @@ from aiohttp import web
 from certsmith.api.errors import StatusError
 from certsmith.api.meta import JSONObject
 from certsmith.apiserver.http.context import context_of
-from certsmith.apiserver.http.errors import dumps
+from certsmith.apiserver.http.errors import dumps, logged_internal_error
 from certsmith.apiserver.http.params import flag, non_negative_int, selection
 from certsmith.apiserver.http.responses import table_converter
 from certsmith.apiserver.http.target import Target
@@ -137,6 +140,9 @@ async def serve_watch(request: web.Request, target: Target) -> web.StreamRespons
     if deadline is None:
         deadline = loop.time() + ctx.default_watch_timeout
     interval = ctx.bookmark_interval
+    # From here on the 200 is on the wire: a failure cannot become an HTTP error response
+    # (the error middleware would write a second one into the chunked body). It becomes one
+    # ERROR event, then the stream ends cleanly, as kube-apiserver's watch does.
     try:
         async with watch:
             iterator = watch.__aiter__()
@@ -167,7 +173,15 @@ async def serve_watch(request: web.Request, target: Target) -> web.StreamRespons
                 if translated is None:
                     continue
                 await send({"type": translated[0], "object": translated[1]})
-            await response.write_eof()
-    except (ConnectionResetError, ConnectionError):
+    except ConnectionError:
         _log.debug("watch client went away")
+        return response
+    except Exception as exc:
+        failure = exc if isinstance(exc, StatusError) else logged_internal_error(request)
+        try:
+            await response.write(dumps({"type": "ERROR", "object": failure.to_status()}) + b"\n")
+        except ConnectionError:
+            return response
+    with contextlib.suppress(ConnectionError):
+        await response.write_eof()
     return response
