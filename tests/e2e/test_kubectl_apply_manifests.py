@@ -35,9 +35,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
 
 
 def test_the_project_crd_files_apply_and_reapply_unchanged(served: ServeProcess) -> None:
-    first = served.kubectl("apply", "-f", str(CRD_DIR)).stdout
+    first = served.kubectl("apply", "-k", str(CRD_DIR)).stdout
     assert first.count("customresourcedefinition.apiextensions.k8s.io/") == 6
-    again = served.kubectl("apply", "-f", str(CRD_DIR)).stdout.splitlines()
+    again = served.kubectl("apply", "-k", str(CRD_DIR)).stdout.splitlines()
     assert len(again) == 6
     assert all(line.endswith(" unchanged") for line in again)
 
