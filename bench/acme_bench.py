@@ -41,6 +41,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -48,10 +49,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -121,11 +125,17 @@ class Timeline:
                 future.set_result(at)
 
     def first(self, plural: str, prefix: str, predicate: str = "") -> float | None:
-        """When an object of ``plural`` named ``prefix…`` was first seen with ``predicate``."""
+        """When an object of ``plural`` named ``prefix…`` was first seen with ``predicate``.
+
+        A ``prefix`` ending in ``-`` matches the objects named after a Certificate (its
+        request ``<name>-<revision>``, their Orders and Challenges); any other is exact.
+        """
         times = [
             at
             for (kind, name, summary), at in self.seen.items()
-            if kind == plural and name.startswith(prefix) and predicate in summary
+            if kind == plural
+            and (name.startswith(prefix) if prefix.endswith("-") else name == prefix)
+            and predicate in summary
         ]
         return min(times) if times else None
 
@@ -212,7 +222,7 @@ STAGES = (
 
 
 def stage_breakdown(timeline: Timeline, names: list[str]) -> list[dict[str, Any]]:
-    """Median seconds between consecutive milestones over ``names`` (sequential runs only)."""
+    """Median seconds between consecutive milestones over ``names``."""
     gaps: dict[str, list[float]] = {label: [] for label, *_ in STAGES[1:]}
     for name in names:
         times = [timeline.first(plural, name + suffix, pred) for _, plural, suffix, pred in STAGES]
@@ -237,6 +247,8 @@ class Run:
     total: float
     stages: list[dict[str, Any]] = field(default_factory=list)
     serve_cpu: float | None = None
+    work: dict[str, float] = field(default_factory=dict)
+    """Reconciles per controller and ACME requests, per certificate (from serve's metrics)."""
     """Seconds of CPU (user + system) the serve process used during the run."""
 
     def as_json(self) -> dict[str, Any]:
@@ -255,7 +267,32 @@ class Run:
             },
             "stages_median": self.stages,
             "serve_cpu_seconds": cpu,
+            "serve_work_per_certificate": self.work,
         }
+
+
+async def counters(client: HttpKubeClient) -> Counter[str]:
+    """serve's reconcile counts per controller and its ACME request count, from /metrics."""
+    config = client.config
+    verify: Any = config.ssl_context if config.ssl_context is not None else True
+    async with httpx.AsyncClient(base_url=config.server, verify=verify, timeout=30) as http:
+        response = await http.get("/metrics")
+        response.raise_for_status()
+    found: Counter[str] = Counter()
+    for line in response.text.splitlines():
+        if line.startswith("certmanager_controller_sync_call_count{"):
+            controller = re.search(r'controller="([^"]+)"', line)
+            if controller is not None:
+                found[f"reconciles: {controller.group(1)}"] += int(float(line.rsplit(" ", 1)[1]))
+        elif line.startswith("certmanager_http_acme_client_request_count{"):
+            found["ACME requests"] += int(float(line.rsplit(" ", 1)[1]))
+    return found
+
+
+def per_certificate(before: Counter[str], after: Counter[str], count: int) -> dict[str, float]:
+    """What ``after - before`` comes to per certificate, largest first."""
+    diff = after - before
+    return {key: round(value / count, 2) for key, value in diff.most_common()}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -295,7 +332,7 @@ async def certsmith_runs(
         async with watching(client, timeline):
             names = [f"seq{i}" for i in range(count)]
             per_cert: list[float] = []
-            cpu = cpu_seconds(pid)
+            cpu, work = cpu_seconds(pid), await counters(client)
             started = time.perf_counter()
             with py_spy(pid, None if profile is None else profile / f"{config}-sequential.txt"):
                 for name in names:
@@ -307,6 +344,7 @@ async def certsmith_runs(
                 time.perf_counter() - started,
                 stage_breakdown(timeline, names),
                 cpu_seconds(pid) - cpu,
+                per_certificate(work, await counters(client), count),
             )
             print(f"  certsmith {config}, sequential: {sequential.total:.2f} s", flush=True)
 
@@ -316,7 +354,7 @@ async def certsmith_runs(
                 async with gate:
                     return await obtain(client, timeline, name, issuer_name)
 
-            cpu = cpu_seconds(pid)
+            cpu, work = cpu_seconds(pid), await counters(client)
             started = time.perf_counter()
             times = await asyncio.gather(*(limited(f"par{i}") for i in range(count)))
             concurrent = Run(
@@ -324,7 +362,9 @@ async def certsmith_runs(
                 f"{config}, {parallel} in parallel",
                 list(times),
                 time.perf_counter() - started,
-                serve_cpu=cpu_seconds(pid) - cpu,
+                stage_breakdown(timeline, [f"par{i}" for i in range(count)]),
+                cpu_seconds(pid) - cpu,
+                per_certificate(work, await counters(client), count),
             )
             print(f"  certsmith {config}, {parallel} in parallel: {concurrent.total:.2f} s")
         return [sequential, concurrent]
@@ -541,6 +581,12 @@ def main() -> int:
             print(
                 f"  serve CPU, certsmith {run.mode}: {run.serve_cpu:.2f} s "
                 f"({run.serve_cpu / len(run.per_cert):.3f} s per certificate)"
+            )
+    for run in runs:
+        if run.work:
+            print(
+                f"  serve work per certificate, certsmith {run.mode}: "
+                + ", ".join(f"{k} {v}" for k, v in run.work.items())
             )
     for config, counts in retries.items():
         print(f"  serve log, {config}: " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
