@@ -338,7 +338,7 @@ class IssuingController:
         status = cert.status or CertificateStatus()
         cert.status = status
         await self._issue(cert, status, notes)
-        await write_status(self._client, obj, original, cert)
+        await write_status(self._client, obj, original, cert, certificates=self._certificates)
         for note in notes:
             await self._recorder.record(cert, note)
         return None

@@ -139,7 +139,7 @@ class KeyManager:
             await self._check_existing(cert, names[0], notes)
 
         try:
-            await write_status(self._client, obj, original, cert)
+            await write_status(self._client, obj, original, cert, certificates=self._certificates)
         finally:
             # The Secret writes happened whether or not the status write did: report them.
             for note in notes:

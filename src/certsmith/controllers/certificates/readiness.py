@@ -145,7 +145,7 @@ class Readiness:
             now=now,
             observed_generation=cert.metadata.generation,
         )
-        await write_status(self._client, obj, original, cert)
+        await write_status(self._client, obj, original, cert, certificates=self._certificates)
         if (
             status.not_after is not None
             and status.not_after > now

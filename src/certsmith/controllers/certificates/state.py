@@ -306,6 +306,11 @@ class SecretReader:
         return True, Secret.from_dict(recent.obj) if recent.obj is not None else None
 
 
+def _resource_version(obj: JSONObject) -> str | None:
+    version = (obj.get("metadata") or {}).get("resourceVersion")
+    return str(version) if version is not None else None
+
+
 def _revision(resource_version: str | None) -> int | None:
     """A resourceVersion as a revision number; ``None`` if absent or not an integer."""
     try:
@@ -338,13 +343,20 @@ async def get_secret(client: KubeClient, namespace: str, name: str) -> Secret | 
 
 
 async def write_status(
-    client: KubeClient, obj: JSONObject, original: Certificate, cert: Certificate
+    client: KubeClient,
+    obj: JSONObject,
+    original: Certificate,
+    cert: Certificate,
+    *,
+    certificates: Informer | None = None,
 ) -> None:
     """Write ``cert.status`` through ``/status`` if it differs from ``original.status``.
 
     The body is the cached object with the new status, so the write is conditional on the
     resourceVersion the decision was based on. ``cert``'s resourceVersion is updated, so Events
-    recorded afterwards point at the version carrying the outcome.
+    recorded afterwards point at the version carrying the outcome. When ``certificates`` (the
+    informer ``obj`` came from) already holds a newer version, the write would get a 409: it is
+    not sent (the newer version's event has queued the Certificate again).
 
     Raises:
         RetryLater: the Certificate changed since it was read (a 409; retried).
@@ -354,6 +366,10 @@ async def write_status(
     after = cert.status.to_dict() if cert.status is not None else {}
     if before == after:
         return
+    if certificates is not None:
+        latest = certificates.cache.get_key(ObjectKey.of(obj))
+        if latest is not None and _resource_version(latest) != _resource_version(obj):
+            raise RetryLater("the Certificate changed while reconciling")
     body = {**obj, "status": after}  # serialised, never mutated: a shallow copy will do
     try:
         stored = await client.replace_status(CERTIFICATES, cert.namespace, cert.name, body)

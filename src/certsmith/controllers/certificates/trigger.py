@@ -154,7 +154,7 @@ class Trigger:
             now=now,
             observed_generation=cert.metadata.generation,
         )
-        await write_status(self._client, obj, original, cert)
+        await write_status(self._client, obj, original, cert, certificates=self._certificates)
         await self._recorder.record(
             cert, Note(EventType.NORMAL, EventReason.ISSUING, violation.message)
         )
