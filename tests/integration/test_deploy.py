@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,22 @@ def test_install_manifests_says_where_it_looked_without_the_deploy_files(
 
     assert main(["install", "manifests"]) == 1
     assert f"{missing}/overlays/cluster: no kustomization file" in capsys.readouterr().err
+
+
+def test_install_manifests_reads_the_deploy_dir_named_by_the_environment(
+    tmp_path, monkeypatch, capsys
+):
+    # Where an install keeps deploy/ (the image: <prefix>/share/certsmith/deploy), or an override.
+    copy = tmp_path / "deploy"
+    shutil.copytree(DEPLOY, copy)
+    deployment = copy / "base" / "deployment.yaml"
+    deployment.write_text(deployment.read_text().replace("replicas: 2", "replicas: 3"))
+    monkeypatch.setenv(kustomize.DEPLOY_DIR_ENV, str(copy))
+
+    assert kustomize.deploy_dir() == copy
+    assert main(["install", "manifests"]) == 0
+    printed = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert one(printed, "Deployment")["spec"]["replicas"] == 3
 
 
 @pytest.mark.parametrize(
