@@ -168,11 +168,11 @@ def _objects() -> list[dict[str, Any]]:
             "spec": {"secretName": secret, "dnsNames": ["x.example.test"], "issuerRef": issuer_ref},
         }
 
-    def secret(name: str, data: dict[str, str], namespace: str = NAMESPACE) -> dict[str, Any]:
+    def secret(name: str, data: dict[str, str], **annotations: str) -> dict[str, Any]:
         return {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": name, "namespace": namespace},
+            "metadata": {"name": name, "namespace": NAMESPACE, "annotations": annotations},
             "data": data,
         }
 
@@ -197,12 +197,14 @@ def _objects() -> list[dict[str, Any]]:
         },
         secret("acct", {"tls.key": _b64(CORRUPT_KEY)}),
         secret("issued-tls", tls),
+        secret("old-issuer-tls", tls, **{"cert-manager.io/issuer-name": "old"}),
         cert("from-ca", {"name": "selfsigned"}, "issued-tls"),
         cert("never-issued", {"name": "acme"}, "absent-tls"),
         cert("bad-account-key", {"name": "acme"}, "issued-tls"),
         cert("from-cluster", {"name": "cluster-acme", "kind": "ClusterIssuer"}, "issued-tls"),
         cert("external", {"name": "x", "kind": "Thing", "group": "example.com"}, "issued-tls"),
         cert("no-issuer", {"name": "missing"}, "issued-tls"),
+        cert("issuer-changed", {"name": "acme"}, "old-issuer-tls"),
     ]
 
 
@@ -246,6 +248,13 @@ def bare_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
             [],
             "Secret default/absent-tls of Certificate default/never-issued not found: nothing "
             "to revoke",
+        ),
+        (
+            "issuer-changed",
+            [],
+            "the certificate in Secret default/old-issuer-tls was issued by "
+            "Issuer.cert-manager.io/old, not by the Certificate's issuerRef "
+            "Issuer.cert-manager.io/acme",
         ),
         (
             "bad-account-key",

@@ -50,6 +50,9 @@ from certsmith.pki.pem import PEMError, split_pem_certificates
 GROUP: Final = "cert-manager.io"
 DEFAULT_ACCOUNT_KEY: Final = "tls.key"
 DEFAULT_CLUSTER_RESOURCE_NAMESPACE: Final = "cert-manager"
+ISSUER_NAME_ANNOTATION: Final = "cert-manager.io/issuer-name"
+ISSUER_KIND_ANNOTATION: Final = "cert-manager.io/issuer-kind"
+ISSUER_GROUP_ANNOTATION: Final = "cert-manager.io/issuer-group"
 
 REASONS: Final[dict[str, int]] = {
     "unspecified": 0,
@@ -140,6 +143,35 @@ def leaf_certificate(secret: JSONObject, where: str) -> x509.Certificate:
         return split_pem_certificates(pem)[0]
     except (binascii.Error, ValueError, PEMError) as exc:
         raise CommandError(f"Secret {where}: tls.crt is not a PEM certificate ({exc})") from None
+
+
+def check_issued_by(secret: JSONObject, where: str, cert: JSONObject) -> None:
+    """Refuse when the Secret's issuer annotations name another issuer than ``issuerRef``.
+
+    That happens after the issuerRef changed and before re-issuance finished: the certificate
+    in the Secret belongs to the old issuer's account, which the current issuer cannot speak for.
+
+    Raises:
+        CommandError: the annotations name a different issuer.
+    """
+    annotations = (secret.get("metadata") or {}).get("annotations") or {}
+    name = annotations.get(ISSUER_NAME_ANNOTATION)
+    if not name:
+        return
+    issued = (
+        annotations.get(ISSUER_KIND_ANNOTATION) or "Issuer",
+        annotations.get(ISSUER_GROUP_ANNOTATION) or GROUP,
+        name,
+    )
+    ref = (cert.get("spec") or {}).get("issuerRef") or {}
+    wanted = (ref.get("kind") or "Issuer", ref.get("group") or GROUP, ref.get("name") or "")
+    if issued != wanted:
+        raise CommandError(
+            f"the certificate in Secret {where} was issued by {issued[0]}.{issued[1]}/"
+            f"{issued[2]}, not by the Certificate's issuerRef {wanted[0]}.{wanted[1]}/"
+            f"{wanted[2]} (the issuer changed and re-issuance has not finished); revoke it "
+            "with the account of the issuer that issued it"
+        )
 
 
 def _issuer_label(kind: str, namespace: str, name: str) -> str:
@@ -311,6 +343,7 @@ async def _run(args: argparse.Namespace) -> int:
                 f"Secret {where} of Certificate {ref} not found: nothing to revoke"
             ) from None
         leaf = leaf_certificate(secret, where)
+        check_issued_by(secret, where, cert)
         account = await acme_account(client, issuer, namespace, args.cluster_resource_namespace)
         serial = serial_text(leaf)
         revoked = await revoke_at_server(account, leaf, args.reason)
