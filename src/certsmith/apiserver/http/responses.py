@@ -1,4 +1,7 @@
-"""Shaping objects and lists for the wire: plain JSON, ``{Kind}List`` or a ``Table``."""
+"""Shaping objects and lists for the wire: plain JSON, ``{Kind}List``, a ``Table`` or metadata.
+
+The shape comes from the Accept header (:mod:`.negotiate`).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +13,14 @@ from aiohttp import web
 
 from certsmith.api.meta import JSONObject
 from certsmith.apiserver.http.errors import dumps, json_response
+from certsmith.apiserver.http.negotiate import PARTIAL, PARTIAL_LIST, TABLE, Rendering, negotiate
 from certsmith.apiserver.resources import ResourceType
 from certsmith.apiserver.storage import ListResult
-from certsmith.apiserver.tables import TableConverter, parse_include_object, table_version
+from certsmith.apiserver.tables import (
+    TableConverter,
+    parse_include_object,
+    partial_object_metadata,
+)
 
 _WARNING_ESCAPES: Final = {"\\": "\\\\", '"': '\\"', "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
@@ -31,10 +39,17 @@ def warning_headers(response: web.StreamResponse, warnings: Iterable[str]) -> No
         response.headers.add("Warning", f'299 - "{_warning_text(text)}"')
 
 
-def table_converter(request: web.Request, rt: ResourceType) -> TableConverter | None:
+def rendering(request: web.Request) -> Rendering:
+    """The response shape the request's Accept header asks for."""
+    return negotiate(request.headers.get("Accept"))
+
+
+def table_converter(
+    request: web.Request, rt: ResourceType, shape: Rendering | None = None
+) -> TableConverter | None:
     """A Table converter when the Accept header asks for a Table, else ``None``."""
-    version = table_version(request.headers.get("Accept"))
-    return None if version is None else TableConverter(rt, version=version)
+    shape = shape or rendering(request)
+    return TableConverter(rt, version=shape.version) if shape.as_kind == TABLE else None
 
 
 def object_response(
@@ -45,9 +60,17 @@ def object_response(
     status: int = 200,
     warnings: Iterable[str] = (),
 ) -> web.Response:
-    """One object, as a one-row Table when the client asked for Tables."""
-    converter = table_converter(request, rt)
-    if converter is not None:
+    """One object, as a one-row Table or its metadata when the client asked for those.
+
+    Raises:
+        StatusError: 406 when the client asked for a list conversion.
+    """
+    shape = rendering(request)
+    shape.require_object()
+    converter = table_converter(request, rt, shape)
+    if shape.as_kind == PARTIAL:
+        response = json_response(partial_object_metadata(obj, shape.version), status=status)
+    elif converter is not None:
         include = parse_include_object(request.query.get("includeObject"))
         rv = obj.get("metadata", {}).get("resourceVersion")
         body: JSONObject = converter.table(
@@ -73,8 +96,23 @@ def _list_metadata(result: ListResult) -> JSONObject:
 
 
 def list_response(request: web.Request, rt: ResourceType, result: ListResult) -> web.Response:
-    """A list page as ``{Kind}List`` (stored bytes spliced in) or as a Table."""
-    converter = table_converter(request, rt)
+    """A list page as ``{Kind}List`` (stored bytes spliced in), a Table or metadata only.
+
+    Raises:
+        StatusError: 406 when the client asked for a single-object conversion.
+    """
+    shape = rendering(request)
+    shape.require_list()
+    if shape.as_kind == PARTIAL_LIST:
+        return json_response(
+            {
+                "kind": PARTIAL_LIST,
+                "apiVersion": shape.api_version,
+                "metadata": _list_metadata(result),
+                "items": [partial_object_metadata(obj, shape.version) for obj in result.items],
+            }
+        )
+    converter = table_converter(request, rt, shape)
     if converter is not None:
         include = parse_include_object(request.query.get("includeObject"))
         table = converter.table(

@@ -9,7 +9,9 @@
   ``bookmark_interval``. ``sendInitialEvents=true`` needs ``resourceVersionMatch=NotOlderThan``
   and bookmarks (else 422), and ends the initial state with the ``initial-events-end``
   bookmark; never silently ignored, or client-go would wait for it forever.
-* Table watches send one-row Tables, with column headers only on the first.
+* Table watches send one-row Tables, with column headers only on the first; metadata watches
+  (``as=PartialObjectMetadata``, client-go's metadata informers) send each object, bookmarks
+  included, as ``PartialObjectMetadata``.
 * ``timeoutSeconds`` ends the stream with a clean EOF.
 * A failure once the stream has started is one ``ERROR`` event (the Status a request would
   have got; a 500 names only the id of the logged error), then a clean end of the stream.
@@ -29,11 +31,12 @@ from certsmith.api.errors import StatusError
 from certsmith.api.meta import JSONObject
 from certsmith.apiserver.http.context import context_of
 from certsmith.apiserver.http.errors import dumps, logged_internal_error
+from certsmith.apiserver.http.negotiate import PARTIAL
 from certsmith.apiserver.http.params import flag, non_negative_int, selection
-from certsmith.apiserver.http.responses import table_converter
+from certsmith.apiserver.http.responses import rendering, table_converter
 from certsmith.apiserver.http.target import Target
 from certsmith.apiserver.storage import EventType, GoneError, Watch, WatchEvent
-from certsmith.apiserver.tables import parse_include_object
+from certsmith.apiserver.tables import parse_include_object, partial_object_metadata
 
 _log = logging.getLogger(__name__)
 
@@ -100,7 +103,10 @@ async def serve_watch(request: web.Request, target: Target) -> web.StreamRespons
                 "resourceVersionMatch to NotOlderThan and allowWatchBookmarks to true"
             )
         initial_end = True
-    converter = table_converter(request, target.rt)
+    shape = rendering(request)
+    shape.require_object()
+    converter = table_converter(request, target.rt, shape)
+    metadata_only = shape.as_kind == PARTIAL
     include = parse_include_object(query.get("includeObject"))
     name_only = target.name
 
@@ -127,6 +133,8 @@ async def serve_watch(request: web.Request, target: Target) -> web.StreamRespons
                 event, now=dt.datetime.now(dt.UTC), include=include, first=first
             )
             first = False
+        elif metadata_only and event["type"] != "ERROR":
+            event = {**event, "object": partial_object_metadata(event["object"], shape.version)}
         await response.write(dumps(event) + b"\n")
 
     if gone is not None or watch is None:
