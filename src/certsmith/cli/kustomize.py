@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import copy
 import os
-import sys
 import sysconfig
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -35,7 +34,6 @@ from certsmith.api.meta import JSONObject
 
 KUSTOMIZATION_FILES: Final = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 DEPLOY_DIR_ENV: Final = "CERTSMITH_DEPLOY_DIR"
-OVERLAYS: Final = ("cluster", "namespaced")
 
 _KNOWN_FIELDS: Final = frozenset({"apiVersion", "kind", "namespace", "resources", "patches"})
 _CLUSTER_SCOPED: Final = frozenset(
@@ -83,7 +81,6 @@ def deploy_dir() -> Path:
     if os.environ.get(DEPLOY_DIR_ENV):
         candidates.append(Path(os.environ[DEPLOY_DIR_ENV]))
     candidates.append(Path(sysconfig.get_path("data")) / "share" / "certsmith" / "deploy")
-    candidates.append(Path(sys.prefix) / "share" / "certsmith" / "deploy")
     candidates.append(Path(certsmith.__file__).resolve().parents[2] / "deploy")
     for candidate in candidates:
         if (candidate / "overlays").is_dir():
@@ -283,9 +280,3 @@ def _sort_key(obj: Mapping[str, Any]) -> tuple[int, str, str, str]:
         str(meta.get("namespace") or ""),
         str(meta.get("name") or ""),
     )
-
-
-def iter_overlays(root: Path | None = None) -> Iterator[tuple[str, Path]]:
-    """``(name, directory)`` of every overlay."""
-    for name in OVERLAYS:
-        yield name, overlay_dir(name, root)
