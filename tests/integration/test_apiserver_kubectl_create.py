@@ -250,3 +250,34 @@ def test_kubectl_create_of_an_existing_role_is_already_exists(serve: ServeProces
                           check=False)  # fmt: skip
     assert again.returncode != 0
     assert "(AlreadyExists)" in again.stderr
+
+
+RECONCILED_ROLE = """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: reconciled
+  labels: {team: a}
+rules:
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [VERBS]
+"""
+
+
+def test_kubectl_auth_reconcile_creates_then_puts_protobuf_roles(serve: ServeProcess) -> None:
+    # reconcile POSTs a missing role, then PUTs the stored one (full ObjectMeta, with
+    # resourceVersion and managedFields) with the missing rules added, both as protobuf.
+    serve.kubectl(
+        "auth", "reconcile", "-f", "-", input_text=RECONCILED_ROLE.replace("VERBS", "get")
+    )
+    first = yaml.safe_load(serve.kubectl("get", "clusterrole", "reconciled", "-o", "yaml").stdout)
+    serve.kubectl(
+        "auth", "reconcile", "-f", "-", input_text=RECONCILED_ROLE.replace("VERBS", "get, list")
+    )
+    second = yaml.safe_load(serve.kubectl("get", "clusterrole", "reconciled", "-o", "yaml").stdout)
+    assert second["metadata"]["uid"] == first["metadata"]["uid"]
+    assert second["metadata"]["labels"] == {"team": "a"}
+    assert int(second["metadata"]["resourceVersion"]) > int(first["metadata"]["resourceVersion"])
+    verbs = sorted(v for rule in second["rules"] for v in rule["verbs"])
+    assert verbs == ["get", "list"]
