@@ -229,8 +229,7 @@ class AccountSetup:
             if spec.disable_account_key_generation:
                 raise _not_ready(
                     IssuerReason.ERR_VERIFY_ACME_ACCOUNT,
-                    f"{VERIFICATION_FAILED}{KEY_GENERATION_DISABLED}"
-                    f'secrets "{ref.name}" not found',
+                    f'{VERIFICATION_FAILED}{KEY_GENERATION_DISABLED}secrets "{ref.name}" not found',
                     retry=True,
                 )
             status.uri = None
