@@ -396,3 +396,17 @@ async def test_an_order_owned_by_another_request_is_waited_out(
         "found Order resource not owned by this CertificateRequest, retrying"
     )
     assert caught.value.retry_after == 0
+
+
+async def test_a_waiting_order_passes_its_reason_on_to_the_request(
+    acme: AcmeIssuer, ctx: StaticIssuerContext
+) -> None:
+    with pytest.raises(SignPending):
+        await acme.sign(request(), issuer(), ctx)
+    reason = "Failed to create Order: rate limited by the ACME server, not retrying before X"
+    name = set_order(ctx, reason=reason)
+    with pytest.raises(SignPending) as caught:
+        await acme.sign(request(), issuer(), ctx)
+    assert caught.value.message == (
+        f'Waiting on certificate issuance from order {NS}/{name}: "": {reason}'
+    )

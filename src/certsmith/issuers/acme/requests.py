@@ -219,9 +219,11 @@ async def sign(request: CertificateRequest, issuer: AnyIssuer, ctx: IssuerContex
             f'"{state}" state: {status.get("reason") or ""}',
         )
     if state != "valid":
+        # cert-manager's text, then what the Order says is holding it up (a rate limit, say).
+        why = f": {status['reason']}" if status.get("reason") else ""
         raise SignPending(
             EventReason.ORDER_PENDING,
-            f'Waiting on certificate issuance from order {where}: "{state}"',
+            f'Waiting on certificate issuance from order {where}: "{state}"{why}',
         )
     chain_b64 = status.get("certificate")
     if not chain_b64:
