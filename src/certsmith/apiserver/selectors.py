@@ -95,6 +95,17 @@ def qualified_name_errors(value: str) -> list[str]:
     return errs
 
 
+def path_segment_name_errors(value: str) -> list[str]:
+    """Kubernetes' ``path.IsValidPathSegmentName``: the name rule of RBAC objects.
+
+    RBAC names are not DNS names (cert-manager's chart names a Role
+    ``cert-manager:leaderelection``); they only have to be usable as one URL path segment.
+    """
+    if value in (".", ".."):
+        return [f"may not be '{value}'"]
+    return [f"may not contain '{c}'" for c in ("/", "%") if c in value]
+
+
 def dns1123_subdomain_errors(value: str) -> list[str]:
     """``validation.IsDNS1123Subdomain``."""
     errs: list[str] = []

@@ -15,6 +15,7 @@ import contextlib
 import copy
 import logging
 from collections.abc import Callable
+from typing import Final
 
 from aiohttp import web
 
@@ -34,7 +35,7 @@ from certsmith.apiserver.http.params import (
 )
 from certsmith.apiserver.http.responses import list_body, list_response, object_response
 from certsmith.apiserver.http.target import Target
-from certsmith.apiserver.selectors import dns1123_subdomain_errors
+from certsmith.apiserver.selectors import dns1123_subdomain_errors, path_segment_name_errors
 from certsmith.apiserver.storage import (
     AlreadyExistsError,
     ConflictError,
@@ -99,9 +100,15 @@ async def list_objects(request: web.Request, target: Target) -> web.StreamRespon
     return list_response(request, target.rt, result)
 
 
+RBAC_GROUP: Final = "rbac.authorization.k8s.io"
+
+
 def _check_name(target: Target, obj: JSONObject) -> None:
     name = obj["metadata"]["name"]
-    problems = dns1123_subdomain_errors(name)
+    if target.rt.group == RBAC_GROUP:
+        problems = path_segment_name_errors(name)
+    else:
+        problems = dns1123_subdomain_errors(name)
     if problems:
         raise InvalidError(
             target.rt.group,
