@@ -3,10 +3,13 @@
 What this module decides, and why:
 
 * ``certsmith serve`` runs the embedded API server *and* the controllers in one process, but the
-  controllers still talk to the server over HTTPS through :class:`HttpKubeClient`, with the
-  controller identity the server minted (``<data-dir>/controller.kubeconfig``). Standalone and
-  cluster mode are therefore one code path: whatever works here works against a real cluster,
-  and RBAC/admission apply to the controllers exactly as they would there.
+  controllers still talk to the server over HTTP through :class:`HttpKubeClient`, as the
+  controller identity: by default plain HTTP on ``<data-dir>/controller.sock``, where the server
+  authenticates every connection as that identity (no TLS per request, docs/decisions.md), or
+  with ``CERTSMITH_CONTROLLER_TRANSPORT=https`` over HTTPS with the client certificate the server
+  minted (``<data-dir>/controller.kubeconfig``), for comparison. Standalone and cluster mode are
+  one code path either way: only the client's transport differs, and RBAC/admission apply to the
+  controllers exactly as they would on a cluster.
 * Start-up order: server first (controllers need an answering API), then controllers.
   Shut-down order is the reverse, so in-flight reconciles can still write their status.
 * ``certsmith controller`` runs the same controllers against any Kubernetes API, optionally
@@ -81,6 +84,9 @@ DEFAULT_LEASE_NAME: Final = "certsmith-controller"
 DEFAULT_LEASE_NAMESPACE: Final = "kube-system"
 
 CONTROLLER_ROLE: Final = "certsmith:controller"
+CONTROLLER_TRANSPORT_ENV: Final = "CERTSMITH_CONTROLLER_TRANSPORT"
+"""``unix`` (default: ``controller.sock``) or ``https`` (``controller.kubeconfig``), for benches."""
+_CONTROLLER_TRANSPORTS: Final = ("unix", "https")
 _CLUSTER_ROLES: Final = ResourceRef("rbac.authorization.k8s.io", "v1", "clusterroles", False)
 
 
@@ -310,6 +316,12 @@ async def run_serve(
         acme=acme,
         shims=shims,
     )
+    transport = os.environ.get(CONTROLLER_TRANSPORT_ENV) or "unix"
+    if transport not in _CONTROLLER_TRANSPORTS:
+        raise StartupError(
+            f"{CONTROLLER_TRANSPORT_ENV}={transport!r}: expected one of "
+            + ", ".join(_CONTROLLER_TRANSPORTS)
+        )
     stop = stop or asyncio.Event()
     web_ui = WebUI(clock or SystemClock()) if ui else None
     web_routes = [ExtraRoute(*route) for route in web_ui.routes()] if web_ui else []
@@ -346,7 +358,7 @@ async def run_serve(
             async with HttpKubeClient.from_kubeconfig(server.kubeconfig_path) as admin:
                 await _grant_approval(admin, approve_signer_names)
         async with (
-            HttpKubeClient.from_kubeconfig(server.controller_kubeconfig_path) as client,
+            _serve_controller_client(server, transport) as client,
             following(options.clock),
             _http01(options, acme_http01_listen),
         ):
@@ -361,6 +373,19 @@ async def run_serve(
             web_ui.detach()
             await ui_client.aclose()
         await server.stop()
+
+
+def _serve_controller_client(server: ApiServer, transport: str) -> HttpKubeClient:
+    """The controllers' client in ``serve``: ``controller.sock`` unless HTTPS is asked for.
+
+    HTTPS is also the fallback when the server has no socket (a data directory path too long
+    for one); the identity, and so what RBAC allows, is the same on both.
+    """
+    if transport == "unix" and server.controller_socket is not None:
+        log.info("controllers reach the API over %s", server.controller_socket)
+        return HttpKubeClient.from_unix_socket(server.controller_socket)
+    log.info("controllers reach the API over %s", server.url)
+    return HttpKubeClient.from_kubeconfig(server.controller_kubeconfig_path)
 
 
 def _backoff(options: ControllerOptions) -> tuple[dt.timedelta, dt.timedelta]:

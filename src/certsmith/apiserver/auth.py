@@ -4,7 +4,10 @@ Authentication follows kube-apiserver: a client certificate signed by the server
 the user in its subject CN and the groups in its O attributes; a bearer token is looked up in
 ``<data-dir>/tokens.csv`` (kube's static token file format: ``token,user,uid,"g1,g2"``).
 Tokens only reach the server over TLS from kubectl (K8S-API §1.4), which is why the server
-always serves HTTPS.
+always serves HTTPS. The one exception is ``serve``'s controller socket (a Unix domain socket in
+the private data directory, see docs/decisions.md): whoever can open it is, by its file mode,
+the server's own process user, so every connection on it is the controllers' identity and its
+headers carry no credentials.
 
 Authorization is :func:`authorize`, which every request goes through: members of
 ``system:masters`` may do anything (kube's privileged-group authorizer), everyone else only what
@@ -20,7 +23,8 @@ import csv
 import hmac
 import io
 import logging
-from collections.abc import Mapping
+import socket
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -165,6 +169,11 @@ def user_from_peercert(peercert: Mapping[str, Any] | None) -> UserInfo | None:
                 groups.append(value)
     if not username:
         return None
+    return authenticated_user(username, groups)
+
+
+def authenticated_user(username: str, groups: Sequence[str] = ()) -> UserInfo:
+    """``username`` in ``groups`` plus ``system:authenticated``, as a certificate names them."""
     return UserInfo(username=username, groups=[*groups, "system:authenticated"])
 
 
@@ -192,15 +201,28 @@ def load_tokens(path: Path) -> dict[str, UserInfo]:
 
 
 class Authenticator:
-    """Authenticates requests by client certificate, then by bearer token."""
+    """Authenticates requests by client certificate, then by bearer token.
 
-    def __init__(self, tokens: Mapping[str, UserInfo] | None = None) -> None:
+    With ``unix_socket_user``, a request that arrived on a Unix domain socket is that user,
+    whatever it sends: the socket's file mode (0600 in a 0700 directory) already limited who
+    could connect to the server's own OS user. Without it such a request is anonymous.
+    """
+
+    def __init__(
+        self,
+        tokens: Mapping[str, UserInfo] | None = None,
+        *,
+        unix_socket_user: UserInfo | None = None,
+    ) -> None:
         self._tokens = dict(tokens or {})
+        self._unix_socket_user = unix_socket_user
 
     @classmethod
-    def from_data_dir(cls, data_dir: Path) -> Authenticator:
+    def from_data_dir(
+        cls, data_dir: Path, *, unix_socket_user: UserInfo | None = None
+    ) -> Authenticator:
         """Load the token file of a data directory."""
-        return cls(load_tokens(data_dir / TOKENS_FILE))
+        return cls(load_tokens(data_dir / TOKENS_FILE), unix_socket_user=unix_socket_user)
 
     def _token_user(self, token: str) -> UserInfo | None:
         for known, user in self._tokens.items():
@@ -212,6 +234,9 @@ class Authenticator:
         """The user of ``request``, or ``None`` if it is anonymous."""
         transport = request.transport
         if transport is not None:
+            if _on_unix_socket(transport):
+                # No token or certificate is looked at: the socket is the credential.
+                return self._unix_socket_user
             user = user_from_peercert(transport.get_extra_info("peercert"))
             if user is not None:
                 return user
@@ -220,3 +245,9 @@ class Authenticator:
         if scheme.lower() == "bearer" and token.strip():
             return self._token_user(token.strip())
         return None
+
+
+def _on_unix_socket(transport: Any) -> bool:
+    """Whether ``transport`` (an asyncio transport) is a connection on a Unix domain socket."""
+    sock = transport.get_extra_info("socket")
+    return sock is not None and sock.family == socket.AF_UNIX

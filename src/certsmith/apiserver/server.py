@@ -4,13 +4,21 @@
 matters to clients: the store opens, the built-in namespaces are seeded, the listener binds,
 and only then is ``<data-dir>/kubeconfig`` written, so a client that waits for the file
 finds a server that answers.
+
+Besides HTTPS, the same application listens on ``<data-dir>/controller.sock``: plain HTTP on a
+0600 Unix domain socket where every connection is the controllers' identity, so ``serve``'s
+in-process controllers skip TLS on each request (docs/decisions.md, "Controller socket").
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import os
+import socket
+import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -20,7 +28,7 @@ from aiohttp import web
 
 from certsmith.api.crds import load_crds
 from certsmith.api.meta import JSONObject
-from certsmith.apiserver.auth import Authenticator
+from certsmith.apiserver.auth import Authenticator, authenticated_user
 from certsmith.apiserver.customresources import CustomResourceController
 from certsmith.apiserver.gc import GarbageCollector
 from certsmith.apiserver.http.app import ExtraRoute, create_app
@@ -42,6 +50,9 @@ SEED_NAMESPACES: Final = ("default", "kube-system", "kube-public", "kube-node-le
 KUBECONFIG_NAME: Final = "kubeconfig"
 CONTROLLER_KUBECONFIG_NAME: Final = "controller.kubeconfig"
 """``<data-dir>/controller.kubeconfig``: the controllers' identity (``certsmith:controller``)."""
+CONTROLLER_SOCKET_NAME: Final = "controller.sock"
+"""``<data-dir>/controller.sock``: plain HTTP as the controllers' identity, for ``serve``."""
+_MAX_UNIX_PATH: Final = 107  # sun_path is 108 bytes on Linux, with the terminating NUL
 ADMIN_USER: Final = "admin"
 ADMIN_GROUPS: Final = ("system:masters",)
 
@@ -102,6 +113,30 @@ def mint_kubeconfig(
     return build_kubeconfig(server_url, pki.ca_pem(), user, cert, key)
 
 
+def bind_private_unix_socket(path: Path) -> socket.socket:
+    """A listening-ready Unix socket at ``path``, mode 0600, replacing a stale socket file.
+
+    Only call it while holding the data directory's store lock: a socket file left there is
+    then from a process that is gone (a crash or ``kill -9``), never from a live server.
+
+    Raises:
+        OSError: ``path`` is something other than a socket, or cannot be bound.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISSOCK(path.lstat().st_mode):
+            raise OSError(errno.EEXIST, "exists and is not a socket", str(path))
+        path.unlink()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(str(path))
+        # The directory is 0700 already, so the umask's mode never let anyone else in.
+        os.chmod(path, 0o600)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 async def seed_namespaces(store: Store, registry: ResourceRegistry) -> None:
     """Create the namespaces every cluster has, unless they exist."""
     rt = registry.get("", "v1", "namespaces")
@@ -138,6 +173,8 @@ class ApiServer:
         self.rbac: PolicyCache | None = None
         self.crd_controller: CustomResourceController | None = None
         self.gc: GarbageCollector | None = None
+        self.controller_socket: Path | None = None
+        """``controller.sock`` while it listens; ``None`` if not (a path too long to bind)."""
 
     @property
     def url(self) -> str:
@@ -169,7 +206,10 @@ class ApiServer:
         self.context = ApiContext(
             store=self.store,
             registry=registry,
-            authenticate=Authenticator.from_data_dir(self.data_dir),
+            authenticate=Authenticator.from_data_dir(
+                self.data_dir,
+                unix_socket_user=authenticated_user(CONTROLLER_USER, (CONTROLLER_GROUP,)),
+            ),
             rbac=self.rbac,
             bookmark_interval=self._bookmark_interval,
         )
@@ -191,6 +231,7 @@ class ApiServer:
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
         self.context.server_address = f"{url_host(self.host)}:{self.port}"
+        await self._listen_controller_socket(self._runner)
         controller = await asyncio.to_thread(
             mint_kubeconfig, self.pki, self.url, CONTROLLER_USER, (CONTROLLER_GROUP,)
         )
@@ -201,11 +242,27 @@ class ApiServer:
         write_kubeconfig(self.kubeconfig_path, config)
         _log.info("serving on %s", self.url)
 
+    async def _listen_controller_socket(self, runner: web.AppRunner) -> None:
+        """Serve the app on ``controller.sock`` too, unless its path is too long for a socket."""
+        path = self.data_dir / CONTROLLER_SOCKET_NAME
+        if len(os.fsencode(path.absolute())) > _MAX_UNIX_PATH:
+            _log.warning(
+                "data directory path too long for %s; controllers will use HTTPS",
+                CONTROLLER_SOCKET_NAME,
+            )
+            return
+        site = web.SockSite(runner, bind_private_unix_socket(path.absolute()))
+        await site.start()
+        self.controller_socket = path.absolute()
+
     async def stop(self) -> None:
         """Stop listening, end background work and close the store."""
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.controller_socket is not None:
+            self.controller_socket.unlink(missing_ok=True)
+            self.controller_socket = None
         if self.gc is not None:
             await self.gc.stop()
             self.gc = None

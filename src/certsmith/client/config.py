@@ -11,6 +11,8 @@ private (0700) temp directory as 0600 files only for the ``load_cert_chain`` cal
 removed right after it, because :class:`ssl.SSLContext` keeps them in memory.
 Bearer tokens are read from files again once a minute, as client-go does, because projected
 service account tokens rotate (about hourly) while the process runs for weeks.
+:func:`unix_socket_config` needs no kubeconfig: ``serve``'s controller socket authenticates by
+who can open it, so the configuration is only where it is.
 """
 
 from __future__ import annotations
@@ -106,10 +108,26 @@ class ClusterConfig:
     namespace: str = "default"
     insecure: bool = False
     extra_headers: dict[str, str] = field(default_factory=dict)
+    unix_socket: Path | None = None
+    """Connect to this Unix domain socket instead of ``server``'s host (``server`` names it)."""
 
     def __repr__(self) -> str:
         # The token source is deliberately left out.
-        return f"ClusterConfig(server={self.server!r}, namespace={self.namespace!r})"
+        where = f", unix_socket={str(self.unix_socket)!r}" if self.unix_socket else ""
+        return f"ClusterConfig(server={self.server!r}, namespace={self.namespace!r}{where})"
+
+
+UNIX_SOCKET_SERVER: Final = "http://localhost"
+"""The URL requests over a Unix socket are built against (only its Host header is sent)."""
+
+
+def unix_socket_config(path: Path | str, *, namespace: str = "default") -> ClusterConfig:
+    """Plain HTTP over the Unix domain socket at ``path``, without credentials.
+
+    The server on the other end decides who the connection is (``serve``'s controller socket:
+    the controllers' identity), so nothing here authenticates and no TLS is set up.
+    """
+    return ClusterConfig(server=UNIX_SOCKET_SERVER, namespace=namespace, unix_socket=Path(path))
 
 
 def load_kubeconfig(

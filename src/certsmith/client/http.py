@@ -9,6 +9,8 @@ Failures are mapped to :mod:`certsmith.client.errors` from the server's ``Status
 is retried (at most ``max_retries`` times) after its Retry-After, because the server did not
 process the request; every other error goes to the caller, whose work queue backs off.
 The ``Authorization`` header is attached per request from a token source and never logged.
+A configuration with ``unix_socket`` (:meth:`HttpKubeClient.from_unix_socket`) changes only the
+transport underneath: requests, errors, watches and rate limiting are the same code.
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ from typing import Any, Final, Self
 import httpx
 
 from certsmith.client.config import SERVICE_ACCOUNT_DIR as SERVICE_ACCOUNT_DIR
-from certsmith.client.config import ClusterConfig, TokenSource, load_in_cluster, load_kubeconfig
+from certsmith.client.config import (
+    ClusterConfig,
+    TokenSource,
+    load_in_cluster,
+    load_kubeconfig,
+    unix_socket_config,
+)
 from certsmith.client.errors import (
     ApiError,
     TooManyRequests,
@@ -86,12 +94,16 @@ class HttpKubeClient:
         self._sleep = sleep
         self._max_retries = max_retries
         verify: Any = config.ssl_context if config.ssl_context is not None else True
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=50)
+        if transport is None and config.unix_socket is not None:
+            # httpx applies ``limits`` only to the transport it builds itself.
+            transport = httpx.AsyncHTTPTransport(uds=str(config.unix_socket), limits=limits)
         self._http = httpx.AsyncClient(
             base_url=config.server,
             verify=verify,
             auth=_BearerAuth(config.token_source) if config.token_source else None,
             timeout=timeout,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=50),
+            limits=limits,
             headers={
                 "User-Agent": USER_AGENT,
                 "Accept": "application/json",
@@ -115,6 +127,17 @@ class HttpKubeClient:
             ConfigError: the kubeconfig cannot be used (see ``load_kubeconfig``).
         """
         return cls(load_kubeconfig(path, context, clock=clock), **kwargs)
+
+    @classmethod
+    def from_unix_socket(
+        cls, path: Path | str, *, namespace: str = "default", **kwargs: Any
+    ) -> Self:
+        """A client speaking plain HTTP over the Unix domain socket at ``path``.
+
+        For ``certsmith serve``'s ``controller.sock``, where the socket itself is the
+        credential; nothing is checked until the first request connects.
+        """
+        return cls(unix_socket_config(path, namespace=namespace), **kwargs)
 
     @classmethod
     def in_cluster(
