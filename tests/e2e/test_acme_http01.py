@@ -434,3 +434,27 @@ def test_preferred_chain_picks_the_alternate_chain_to_the_named_root(tmp_path: P
         (tmp_path / "default").mkdir()
         assert ": OK" in openssl_verify(pebble.root_pem(1), chain, tmp_path / "alt")
         assert ": OK" not in openssl_verify(pebble.root_pem(0), chain, tmp_path / "default")
+
+
+def test_many_certificates_at_once_including_a_shared_name_are_all_issued(
+    tmp_path: Path,
+) -> None:
+    """The scheduler never runs two Challenges for one (name, type) at once; all complete."""
+    with (
+        running_pebble(tmp_path / "pebble") as pebble,
+        serve_for_pebble(tmp_path / "certsmith", pebble) as serve,
+    ):
+        serve.apply(acme_issuer("le", pebble))
+        wait_ready(serve, "issuer", "le")
+        names = [f"c{i}" for i in range(6)]
+        for name in names:
+            dns = (
+                [f"{name}.example.test", "shared.example.test"]
+                if name < "c2"
+                else [f"{name}.example.test"]
+            )
+            serve.apply(certificate(name, "le", dns))
+        for name in names:
+            wait_ready(serve, "certificate", name, timeout=180)
+        assert len(serve.list("order", NAMESPACE)) == len(names)
+        wait_until(lambda: serve.list("challenge", NAMESPACE) == [], timeout=60)
