@@ -9,6 +9,7 @@ import pytest
 
 from certsmith.acme.dns01 import DNS01Solver, PropagationResult, ServerAnswer
 from certsmith.api.acme import Challenge
+from certsmith.controllers.acme.http01 import Http01Registry, Http01Responder, SelfCheckOptions
 from certsmith.controllers.acme.solving import ChallengeSolvers, NotReadyError, SettlingError
 from certsmith.util.clock import FakeClock
 
@@ -82,3 +83,42 @@ async def test_no_settle_period_passes_at_once() -> None:
     dns = Propagation()
     solvers = ChallengeSolvers(dns01=cast(DNS01Solver, dns), dns01_settle=0)
     await solvers.check(dns_challenge())
+
+
+def http_challenge() -> Challenge:
+    data = dns_challenge().to_dict()
+    data["spec"].update(
+        {"type": "HTTP-01", "dnsName": "127.0.0.1", "solver": {"http01": {"ingress": {}}}}
+    )
+    return Challenge.from_dict(data)
+
+
+async def test_http01_counts_passes_in_a_row_across_checks() -> None:
+    tokens = Http01Registry()
+    responder = Http01Responder(tokens, "127.0.0.1", 0)
+    await responder.start()
+    try:
+        solvers = ChallengeSolvers(
+            http01=tokens, http01_check=SelfCheckOptions(port=responder.port)
+        )
+        challenge = http_challenge()
+        for passed in range(1, 5):
+            with pytest.raises(SettlingError) as caught:
+                await solvers.check(challenge)
+            assert str(caught.value) == (
+                f"self check passed {passed} of 5 times in a row; checking again in 2s"
+            )
+            assert caught.value.remaining == 2.0
+        await solvers.check(challenge)
+        # A failure starts the count again.
+        with pytest.raises(SettlingError, match="passed 1 of 5"):
+            await solvers.check(challenge)
+        await responder.stop()
+        with pytest.raises(NotReadyError, match="failed to perform self check GET request"):
+            await solvers.check(challenge)
+        responder = Http01Responder(tokens, "127.0.0.1", responder.port)
+        await responder.start()
+        with pytest.raises(SettlingError, match="passed 1 of 5"):
+            await solvers.check(challenge)
+    finally:
+        await responder.stop()

@@ -2,10 +2,12 @@
 
 * HTTP-01, standalone: the key goes into the in-process :class:`Http01Registry` that the HTTP-01
   responder serves from; the check is cert-manager's self-check
-  (:func:`~certsmith.controllers.acme.http01.self_check`). The solver's ``ingress`` or
-  ``gatewayHTTPRoute`` settings are not used: certsmith answers the challenge itself, so the
-  name must reach certsmith's HTTP-01 listener on port 80 (cluster-mode solver pods, services,
-  ingresses and routes are not implemented).
+  (:func:`~certsmith.controllers.acme.http01.self_check`): five passes in a row, two seconds
+  apart. cert-manager sleeps between them in the worker; here each reconcile makes one GET and
+  the Challenge is requeued for the next, so a worker is never held for the eight seconds.
+  The solver's ``ingress`` or ``gatewayHTTPRoute`` settings are not used: certsmith answers
+  the challenge itself, so the name must reach certsmith's HTTP-01 listener on port 80
+  (cluster-mode solver pods, services, ingresses and routes are not implemented).
 * DNS-01: :class:`~certsmith.acme.dns01.DNS01Solver` writes and removes the TXT record (RFC 2136
   or the exec provider) and checks propagation; the not-yet reason lists what every nameserver
   answered. After the first passing check the controller waits ``dns01_settle`` seconds
@@ -17,11 +19,10 @@
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import datetime as dt
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from certsmith.acme.dns01 import DNS01Error, DNS01Solver, PropagationCheckError
 from certsmith.api.acme import Challenge
@@ -66,7 +67,6 @@ class ChallengeSolvers:
         http01_check: how the HTTP-01 self-check reaches the challenge.
         dns01: the DNS-01 solver, if this process solves DNS-01.
         dns01_settle: seconds to wait after a passing DNS-01 check before accepting.
-        sleep: how to wait between HTTP-01 self-check passes (a fake sleeper in tests).
         clock: when a DNS-01 record was first seen everywhere.
     """
 
@@ -74,9 +74,9 @@ class ChallengeSolvers:
     http01_check: SelfCheckOptions = field(default_factory=SelfCheckOptions)
     dns01: DNS01Solver | None = None
     dns01_settle: float = DNS01_SETTLE
-    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
     clock: Clock = field(default_factory=SystemClock)
     _propagated: dict[str, dt.datetime] = field(default_factory=dict)
+    _passes: dict[str, int] = field(default_factory=dict)
 
     def _dns01(self) -> DNS01Solver:
         if self.dns01 is None:
@@ -103,18 +103,7 @@ class ChallengeSolvers:
             SolverUnavailableError: no solver for the type.
         """
         if challenge.spec.type == "HTTP-01":
-            # Present is idempotent and cheap; re-run it as cert-manager does before checking.
-            self.http01.present(challenge.spec.token, challenge.spec.key)
-            try:
-                await self_check(
-                    challenge.spec.dns_name,
-                    challenge.spec.token,
-                    challenge.spec.key,
-                    self.http01_check,
-                    sleep=self.sleep,
-                )
-            except SelfCheckError as err:
-                raise NotReadyError(str(err)) from None
+            await self._check_http01(challenge)
             return
         try:
             result = await self._dns01().check(challenge)
@@ -136,6 +125,39 @@ class ChallengeSolvers:
                     (until - now).total_seconds(),
                 )
 
+    async def _check_http01(self, challenge: Challenge) -> None:
+        """One GET of the self-check; the passes in a row are counted across reconciles.
+
+        Raises:
+            NotReadyError: this GET failed (the count starts again).
+            SettlingError: it passed, but fewer times in a row than required.
+        """
+        # Present is idempotent and cheap; re-run it as cert-manager does before checking.
+        self.http01.present(challenge.spec.token, challenge.spec.key)
+        key = _key(challenge)
+        try:
+            await self_check(
+                challenge.spec.dns_name,
+                challenge.spec.token,
+                challenge.spec.key,
+                dataclasses.replace(self.http01_check, passes=1),
+            )
+        except SelfCheckError as err:
+            self._passes.pop(key, None)
+            raise NotReadyError(str(err)) from None
+        passed = self._passes.get(key, 0) + 1
+        required = self.http01_check.passes
+        if passed >= required:
+            self._passes.pop(key, None)
+            return
+        self._passes[key] = passed
+        interval = self.http01_check.interval
+        raise SettlingError(
+            f"self check passed {passed} of {required} times in a row; checking again in "
+            f"{interval:g}s",
+            interval,
+        )
+
     async def clean_up(self, challenge: Challenge, resource_namespace: str) -> None:
         """Withdraw the key.
 
@@ -146,6 +168,7 @@ class ChallengeSolvers:
             self.http01.clean_up(challenge.spec.token)
             return
         self._propagated.pop(_key(challenge), None)
+        self._passes.pop(_key(challenge), None)
         if self.dns01 is None:
             return  # nothing was ever presented by this process
         await self.dns01.cleanup(challenge, resource_namespace)

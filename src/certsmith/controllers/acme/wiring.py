@@ -138,7 +138,6 @@ def build_acme_controllers(
             http01_check=options.http01_check,
             dns01=dns01,
             dns01_settle=options.dns01_settle,
-            sleep=sleep,
             clock=clock,
         )
         challenges = ChallengeReconciler(
