@@ -31,9 +31,12 @@ NS = "ns"
 
 
 class Env:
-    def __init__(self, harness: ControllerHarness, fake: FakeAcme) -> None:
+    def __init__(
+        self, harness: ControllerHarness, fake: FakeAcme, registry: AccountRegistry
+    ) -> None:
         self.harness = harness
         self.fake = fake
+        self.registry = registry
 
     async def order(self, status: dict[str, Any] | None = None, **spec: Any) -> None:
         body: dict[str, Any] = {
@@ -96,7 +99,7 @@ async def env() -> AsyncIterator[Env]:
             ClientSettings("https://ca.test/dir", "hash"),
             cast(AcmeClient, fake),
         )
-        yield Env(harness, fake)
+        yield Env(harness, fake, registry)
 
 
 async def test_without_a_registered_client_the_order_waits(env: Env) -> None:
@@ -285,3 +288,12 @@ async def test_authorization_fetch_refused_errors_the_order(env: Env) -> None:
     status = env.stored()["status"]
     assert status["state"] == "errored"
     assert status["reason"].startswith("Failed to fetch authorization: 404 ")
+
+
+async def test_a_deleted_issuers_client_is_forgotten(env: Env) -> None:
+    issuer = env.harness.raw.stored(ISSUERS, NS, "le")
+    uid = issuer["metadata"]["uid"]
+    assert uid in env.registry
+    await env.harness.raw.delete(ISSUERS, NS, "le")
+    await env.harness.wait_deleted("issuers", NS, "le")
+    assert uid not in env.registry

@@ -112,6 +112,15 @@ def build_acme_controllers(
     controllers: list[Controller] = []
     issuer_informers = informers.issuer_informers
 
+    def forget(obj: JSONObject) -> None:
+        # A deleted issuer's client (and its connections) is of no more use.
+        uid = (obj.get("metadata") or {}).get("uid")
+        if uid:
+            accounts.remove(str(uid))
+
+    for informer in issuer_informers:
+        informer.add_handlers(Handlers(on_delete=forget))
+
     def queue(name: str) -> WorkQueue[ObjectKey]:
         return WorkQueue(ACME_BACKOFF, clock=clock, sleep=sleep, name=name)
 
