@@ -7,9 +7,12 @@ their kubeconfig across a restart.
 
 :class:`Deployment` is how controller tests run in both deployment modes (:data:`MODES`):
 ``serve`` (controllers inside ``certsmith serve``) and ``split`` (``certsmith serve
---controllers=none`` plus a separate ``certsmith controller --kubeconfig`` with the same
-controller flags). A test talks to :attr:`Deployment.serve` (kubectl) either way and restarts or
-kills "the controllers" without knowing which process holds them.
+--controllers=none`` plus a separate ``certsmith controller`` installed as the manifests say:
+the rendered Deployment's flags, the ServiceAccount's token, only the RBAC of
+``deploy/overlays/cluster``; see :class:`ManifestInstall`). So every split-mode test also proves
+the manifests' RBAC is enough: :func:`deployed` fails if the controller was refused anything.
+A test talks to :attr:`Deployment.serve` (kubectl as admin) either way and restarts or kills
+"the controllers" without knowing which process holds them.
 """
 
 from __future__ import annotations
@@ -20,14 +23,27 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from tests.e2e.manifestrbac import (
+    cluster_objects,
+    deployment_args,
+    rbac_denials,
+    rendered,
+    token_kubeconfig,
+    with_controller_rules,
+    write_token_file,
+)
 from tests.servertools import free_port, kubectl_path, wait_until
 
 CERTSMITH = Path(sys.executable).parent / "certsmith"
+INSTALL_NAMESPACE: Final = "cert-manager"
+#: A split controller started after a SIGKILL waits for its predecessor's Lease to expire
+#: (the Deployment's 15s, plus a retry period) before it starts its controllers.
+LEASE_WAIT: Final = 60.0
 
 Mode = Literal["serve", "split"]
 MODES: Final[tuple[Mode, ...]] = ("serve", "split")
@@ -36,9 +52,16 @@ MODES: Final[tuple[Mode, ...]] = ("serve", "split")
 class Proc:
     """One certsmith process whose stdout/stderr go to ``<log_dir>/<name>.log``."""
 
-    def __init__(self, name: str, args: Sequence[str], log_dir: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: Sequence[str],
+        log_dir: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.args = list(args)
+        self.env = dict(env) if env is not None else None
         self.log_path = log_dir / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
         self._offset = 0
@@ -49,7 +72,10 @@ class Proc:
         with self.log_path.open("ab") as log:
             self._offset = log.tell()
             self.process = subprocess.Popen(
-                [str(CERTSMITH), *self.args], stdout=log, stderr=subprocess.STDOUT
+                [str(CERTSMITH), *self.args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=None if self.env is None else {**os.environ, **self.env},
             )
 
     def log(self, *, since_start: bool = False) -> str:
@@ -121,12 +147,16 @@ class Serve(Proc):
         return "export KUBECONFIG=" in self.log(since_start=True)
 
     def kubectl(
-        self, *args: str, input_text: str | None = None, check: bool = True
+        self,
+        *args: str,
+        input_text: str | None = None,
+        check: bool = True,
+        kubeconfig: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run the pinned kubectl against this server as admin."""
+        """Run the pinned kubectl against this server as admin (or as ``kubeconfig``'s user)."""
         env = {
             **os.environ,
-            "KUBECONFIG": str(self.kubeconfig),
+            "KUBECONFIG": str(kubeconfig or self.kubeconfig),
             "KUBECACHEDIR": str(self.cache_dir),
             "HOME": str(self.cache_dir),
         }
@@ -199,18 +229,97 @@ def wait_controllers_started(proc: Proc, timeout: float = 30) -> None:
     wait_until(started, timeout=timeout)
 
 
-class Deployment:
-    """The API server and the controllers, in one process (``serve``) or two (``split``)."""
+class ManifestInstall:
+    """``deploy/overlays/cluster`` installed on a :class:`Serve`, as on a real cluster.
 
-    def __init__(self, mode: Mode, root: Path, controller_args: Sequence[str] = ()) -> None:
+    What the embedded server serves of the rendered objects is applied with kubectl as admin:
+    the Namespace, the ClusterRoles, Roles and their bindings (with ``extra_rules`` added to
+    ``certsmith-controller``, as docs/deploy.md tells users to for optional features). The
+    ServiceAccount is a bearer token in the server's ``tokens.csv`` for
+    ``system:serviceaccount:<namespace>:certsmith`` in the groups a cluster gives it, and
+    :meth:`controller_args` are the Deployment's container args, ``$(POD_NAMESPACE)`` expanded.
+    """
+
+    def __init__(
+        self,
+        serve: Serve,
+        log_dir: Path,
+        *,
+        namespace: str = INSTALL_NAMESPACE,
+        extra_rules: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        self.serve = serve
+        self.namespace = namespace
+        objects = rendered("cluster", namespace)
+        if extra_rules:
+            objects = with_controller_rules(objects, [dict(r) for r in extra_rules])
+        self.objects = objects
+        self.kubeconfig = log_dir / f"sa-{serve.port}.kubeconfig"
+        # Read by the server when it starts, so written before it does.
+        write_token_file(serve.data_dir, namespace)
+
+    def controller_args(self) -> list[str]:
+        """The rendered Deployment's ``certsmith controller`` args (without ``controller``)."""
+        args = deployment_args(self.objects, self.namespace)
+        assert args[0] == "controller", args
+        return args[1:]
+
+    def apply(self) -> None:
+        """Apply the Namespace and RBAC to the running server; write the token kubeconfig."""
+        self.serve.apply("\n---\n".join(json.dumps(o) for o in cluster_objects(self.objects)))
+        token_kubeconfig(self.serve.kubeconfig, self.kubeconfig)
+
+    def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """kubectl as the ServiceAccount (the controller's identity)."""
+        return self.serve.kubectl(*args, check=check, kubeconfig=self.kubeconfig)
+
+
+def manifest_controller_proc(
+    name: str, install: ManifestInstall, log_dir: Path, *extra: str
+) -> Proc:
+    """``certsmith controller`` with the rendered Deployment's flags, as its ServiceAccount.
+
+    Metrics and probe listeners are off (as in :func:`controller_proc`); ``extra`` comes last,
+    so a test's flags add to (or override) the Deployment's.
+    """
+    args = [
+        "controller",
+        *install.controller_args(),
+        "--kubeconfig",
+        str(install.kubeconfig),
+        "--metrics-listen-address=0",
+        "--health-probe-bind-address=0",
+        *extra,
+    ]
+    return Proc(name, args, log_dir)
+
+
+class Deployment:
+    """The API server and the controllers, in one process (``serve``) or two (``split``).
+
+    In ``split`` mode the controller runs as the install manifests' ServiceAccount, bound only
+    by the RBAC of ``deploy/overlays/cluster`` (plus ``extra_rules``), with the Deployment's
+    flags: the Lease and ClusterIssuers' Secrets live in the install namespace ``cert-manager``.
+    """
+
+    def __init__(
+        self,
+        mode: Mode,
+        root: Path,
+        controller_args: Sequence[str] = (),
+        *,
+        extra_rules: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
         self.mode = mode
         self.controller: Proc | None = None
+        self.install: ManifestInstall | None = None
         if mode == "serve":
             self.serve = Serve(root / "data", root, controller_args)
         else:
             self.serve = Serve(root / "data", root, ["--controllers=none"])
-            self.controller = controller_proc(
-                f"controller-{self.serve.port}", self.serve, root, *controller_args
+            self.install = ManifestInstall(self.serve, root, extra_rules=extra_rules)
+            self.controller = manifest_controller_proc(
+                f"controller-{self.serve.port}", self.install, root, *controller_args
             )
 
     @property
@@ -221,9 +330,16 @@ class Deployment:
     def start(self) -> None:
         """Start the server, then (split) the controller process, and wait for both."""
         self.serve.start()
+        if self.install is not None:
+            self.install.apply()
         if self.controller is not None:
             self.controller.start()
-            wait_controllers_started(self.controller)
+            wait_controllers_started(self.controller, timeout=LEASE_WAIT)
+
+    def rbac_denials(self) -> list[str]:
+        """The controller's log lines reporting an RBAC refusal (``split``; none in ``serve``,
+        whose controllers run as the server's own controller identity)."""
+        return [] if self.controller is None else rbac_denials(self.controller.log())
 
     def stop(self) -> None:
         """SIGTERM the controller process (split), then the server."""
@@ -246,18 +362,29 @@ class Deployment:
             self.serve.start()
             return
         self.controller.start()
-        wait_controllers_started(self.controller)
+        wait_controllers_started(self.controller, timeout=LEASE_WAIT)
 
 
 @contextmanager
-def deployed(mode: Mode, root: Path, controller_args: Sequence[str] = ()) -> Iterator[Deployment]:
-    """A started :class:`Deployment`, stopped on exit whatever the test did."""
-    deployment = Deployment(mode, root, controller_args)
+def deployed(
+    mode: Mode,
+    root: Path,
+    controller_args: Sequence[str] = (),
+    *,
+    extra_rules: Sequence[Mapping[str, Any]] = (),
+) -> Iterator[Deployment]:
+    """A started :class:`Deployment`, stopped on exit whatever the test did.
+
+    On a normal exit, the split controller's log must hold no RBAC refusal: whatever the test
+    had the controllers do, the manifests' rules allowed every call they made.
+    """
+    deployment = Deployment(mode, root, controller_args, extra_rules=extra_rules)
     try:
         deployment.start()
         yield deployment
     finally:
         deployment.stop()
+    assert deployment.rbac_denials() == [], "\n".join(deployment.rbac_denials())
 
 
 @contextmanager

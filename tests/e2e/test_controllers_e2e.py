@@ -302,7 +302,8 @@ def test_cluster_issuer_reads_its_ca_from_the_cluster_resource_namespace(
     cluster: Serve, tmp_path: Path
 ) -> None:
     ca = make_ca(tmp_path)
-    create_namespace(cluster, "cert-manager")
+    # Applied, not created: in split mode the install made it (the controller's own namespace).
+    cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cert-manager"}})
     create_ca_secret(cluster, ca, "cluster-ca", "cert-manager")
     cluster.apply(ca_issuer("cluster-ca", "cluster-ca", cluster=True))
 

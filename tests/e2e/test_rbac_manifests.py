@@ -31,14 +31,12 @@ from pathlib import Path
 from typing import Any, Final
 
 import pytest
-import yaml
 
 from certsmith.api.meta import UserInfo
 from certsmith.apiserver.auth import RequestAttributes
 from certsmith.apiserver.rbac import PolicyIndex
 from certsmith.apiserver.rbacpolicy import bootstrap_objects
 from certsmith.apiserver.server import ApiServer
-from certsmith.cli import kustomize
 from certsmith.client.errors import ApiError
 from certsmith.client.http import HttpKubeClient
 from certsmith.client.resources import (
@@ -58,6 +56,18 @@ from certsmith.client.resources import (
 )
 from tests.builders import make_ca_secret, make_cert_request, private_key_pem
 from tests.e2e.acmetools import acme_issuer
+from tests.e2e.manifestrbac import (
+    KUBE_DEFAULTS,
+    RBAC,
+    RBAC_REFS,
+    deployment_args,
+    documented_optional_rules,
+    rbac_denials,
+    rendered,
+    service_account,
+    token_kubeconfig,
+    write_token_file,
+)
 from tests.e2e.procs import Proc
 from tests.peers.pebble import Pebble
 from tests.pkitools import make_root, pem
@@ -65,34 +75,7 @@ from tests.servertools import eventually_async, free_port, running_server
 
 pytestmark = pytest.mark.e2e
 
-DEPLOY: Final = Path(__file__).resolve().parents[2] / "deploy"
 WORKLOAD: Final = "team-a"
-TOKEN: Final = "certsmith-sa-token-0123456789abcdef"
-RBAC: Final = "rbac.authorization.k8s.io"
-_RBAC_REFS: Final = {
-    "ClusterRole": ResourceRef(RBAC, "v1", "clusterroles", False),
-    "ClusterRoleBinding": ResourceRef(RBAC, "v1", "clusterrolebindings", False),
-    "Role": ResourceRef(RBAC, "v1", "roles", True),
-    "RoleBinding": ResourceRef(RBAC, "v1", "rolebindings", True),
-}
-#: The roles every Kubernetes cluster binds to all authenticated users (discovery, version,
-#: self reviews): the controller may use them without the manifests granting anything.
-KUBE_DEFAULTS: Final = ("system:discovery", "system:public-info-viewer", "system:basic-user")
-#: kube-apiserver's RBAC denial says "cannot <verb> resource"; approval refusals do not.
-RBAC_DENIAL: Final = "cannot "
-
-
-def service_account(namespace: str) -> UserInfo:
-    """The identity a ServiceAccount token has on a real cluster."""
-    return UserInfo(
-        username=f"system:serviceaccount:{namespace}:certsmith",
-        uid="sa-uid",
-        groups=[
-            "system:serviceaccounts",
-            f"system:serviceaccounts:{namespace}",
-            "system:authenticated",
-        ],
-    )
 
 
 # --- recording at the server ---------------------------------------------------------------
@@ -164,7 +147,7 @@ class Install:
 
     def policy(self) -> PolicyIndex:
         """The manifests' RBAC plus the roles every cluster gives authenticated users."""
-        by_kind: dict[str, list[dict[str, Any]]] = {k: [] for k in _RBAC_REFS}
+        by_kind: dict[str, list[dict[str, Any]]] = {k: [] for k in RBAC_REFS}
         for obj in self.objects:
             if obj["kind"] in by_kind:
                 by_kind[obj["kind"]].append(obj)
@@ -181,33 +164,19 @@ class Install:
 
     def deployment_args(self) -> list[str]:
         """The container's args with ``$(POD_NAMESPACE)`` expanded, as the kubelet does."""
-        (deployment,) = [o for o in self.objects if o["kind"] == "Deployment"]
-        (container,) = deployment["spec"]["template"]["spec"]["containers"]
-        return [str(a).replace("$(POD_NAMESPACE)", self.namespace) for a in container["args"]]
+        return deployment_args(self.objects, self.namespace)
 
     async def as_service_account(self) -> HttpKubeClient:
         return HttpKubeClient.from_kubeconfig(self.kubeconfig)
-
-
-def token_kubeconfig(admin_kubeconfig: Path, path: Path) -> Path:
-    """The admin kubeconfig's cluster with a bearer-token user (no client certificate)."""
-    config = yaml.safe_load(admin_kubeconfig.read_text())
-    config["users"] = [{"name": "certsmith", "user": {"token": TOKEN}}]
-    config["contexts"][0]["context"]["user"] = "certsmith"
-    path.write_text(yaml.safe_dump(config))
-    path.chmod(0o600)
-    return path
 
 
 @contextlib.asynccontextmanager
 async def installed(tmp_path: Path, overlay: str, namespace: str) -> AsyncIterator[Install]:
     """A server with ``overlay`` (moved to ``namespace``) applied, and a token for its SA."""
     data = tmp_path / "data"
-    data.mkdir()
+    write_token_file(data, namespace)
     user = service_account(namespace)
-    groups = ",".join(g for g in user.groups if g != "system:authenticated")
-    (data / "tokens.csv").write_text(f'{TOKEN},{user.username},{user.uid},"{groups}"\n')
-    objects = kustomize.build(kustomize.overlay_dir(overlay, DEPLOY), namespace=namespace)
+    objects = rendered(overlay, namespace)
     async with running_server(data) as server:
         assert server.context is not None
         recorder = Recorder(server.context.authenticate, user.username)
@@ -218,7 +187,7 @@ async def installed(tmp_path: Path, overlay: str, namespace: str) -> AsyncIterat
                 with contextlib.suppress(ApiError):
                     await admin.create(NAMESPACES, None, {"metadata": {"name": name}})
             for obj in objects:
-                ref = _RBAC_REFS.get(obj["kind"])
+                ref = RBAC_REFS.get(obj["kind"])
                 if ref is not None:
                     ns = obj["metadata"].get("namespace") if ref.namespaced else None
                     await admin.create(ref, ns, obj)
@@ -422,12 +391,6 @@ def denied(install: Install) -> list[str]:
     ]
 
 
-def rbac_denials(log: str) -> list[str]:
-    return [
-        line for line in log.splitlines() if "forbidden" in line.lower() and RBAC_DENIAL in line
-    ]
-
-
 # --- the tests -----------------------------------------------------------------------------
 
 
@@ -569,7 +532,7 @@ async def grant_approval(admin: HttpKubeClient, namespace: str) -> None:
     """docs/deploy.md's approval grant for a namespaced install (kubectl create clusterrole
     ... / clusterrolebinding ...)."""
     await admin.create(
-        _RBAC_REFS["ClusterRole"],
+        RBAC_REFS["ClusterRole"],
         None,
         {
             "metadata": {"name": "certsmith-approve-issuers"},
@@ -584,7 +547,7 @@ async def grant_approval(admin: HttpKubeClient, namespace: str) -> None:
         },
     )
     await admin.create(
-        _RBAC_REFS["ClusterRoleBinding"],
+        RBAC_REFS["ClusterRoleBinding"],
         None,
         {
             "metadata": {"name": f"certsmith-approve-issuers-{namespace}"},
@@ -596,15 +559,6 @@ async def grant_approval(admin: HttpKubeClient, namespace: str) -> None:
             "subjects": [{"kind": "ServiceAccount", "name": "certsmith", "namespace": namespace}],
         },
     )
-
-
-def documented_optional_rules() -> list[dict[str, Any]]:
-    """The rules docs/deploy.md tells users to add for the Gateway shims."""
-    text = (DEPLOY.parent / "docs" / "deploy.md").read_text(encoding="utf-8")
-    section = text.split("### Rules to add for optional features", 1)[1]
-    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
-    rules: list[dict[str, Any]] = yaml.safe_load(block)
-    return rules
 
 
 GATEWAY: Final = {
@@ -655,9 +609,9 @@ ISTIO_GATEWAY: Final = {
 async def test_the_documented_rules_cover_the_gateway_shims(tmp_path: Path, log_dir: Path) -> None:
     async with installed(tmp_path, "cluster", "cert-manager") as install:
         admin = install.admin
-        role = await admin.get(_RBAC_REFS["ClusterRole"], None, "certsmith-controller")
+        role = await admin.get(RBAC_REFS["ClusterRole"], None, "certsmith-controller")
         role["rules"].extend(documented_optional_rules())
-        await admin.replace(_RBAC_REFS["ClusterRole"], None, "certsmith-controller", role)
+        await admin.replace(RBAC_REFS["ClusterRole"], None, "certsmith-controller", role)
         for obj in install.objects:
             if obj["kind"] == "ClusterRole" and obj["metadata"]["name"] == "certsmith-controller":
                 obj["rules"] = role["rules"]
@@ -734,7 +688,7 @@ async def test_a_request_outside_the_rules_is_refused(
 
 def test_the_recorded_calls_are_checked_by_rule_not_by_name_only() -> None:
     # The evaluator used above refuses what the manifests do not grant (a check that can fail).
-    objects = kustomize.build(kustomize.overlay_dir("namespaced", DEPLOY), namespace=WORKLOAD)
+    objects = rendered("namespaced", WORKLOAD)
     install = Install(None, None, WORKLOAD, objects, Path(), Recorder(None, ""))  # type: ignore[arg-type]
     policy = install.policy()
     user = install.user

@@ -2,8 +2,9 @@
 ``certsmith serve`` become Certificates (SPEC §12 behaviour 25 and its Gateway equivalent).
 
 Both deployment modes: controllers inside ``serve``, and a separate ``certsmith controller``
-(RBAC enforced, the controller identity's kubeconfig), with ``--enable-gateway-api`` and
-``--enable-istio-gateway`` so every shim runs in both. Every wait is a bounded poll.
+(RBAC enforced, as the install manifests' ServiceAccount plus docs/deploy.md's shim rules),
+with ``--enable-gateway-api`` and ``--enable-istio-gateway`` so every shim runs in both. Every
+wait is a bounded poll.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.certenv import make_ca, openssl
+from tests.e2e.manifestrbac import documented_optional_rules
 from tests.e2e.procs import MODES, Deployment, Mode, Serve, condition, deployed
 from tests.servertools import kubectl_path, wait_until
 
@@ -82,7 +84,10 @@ def deployment(
 ) -> Iterator[Deployment]:
     mode: Mode = request.param
     root = tmp_path_factory.mktemp(f"shims-{mode}")
-    with deployed(mode, root, ["--enable-gateway-api", "--enable-istio-gateway"]) as running:
+    # Split mode runs as the manifests' ServiceAccount: the shims' rules are the ones
+    # docs/deploy.md tells users to add for these two flags.
+    flags = ["--enable-gateway-api", "--enable-istio-gateway"]
+    with deployed(mode, root, flags, extra_rules=documented_optional_rules()) as running:
         yield running
 
 
