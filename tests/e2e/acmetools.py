@@ -28,7 +28,8 @@ def serve_for_pebble(
     pebble's DNS (challtestsrv: every name is 127.0.0.1).
 
     With ``mode="split"`` the controllers (and the HTTP-01 listener) run in a separate
-    ``certsmith controller`` process against ``serve --controllers=none``.
+    ``certsmith controller`` process against ``serve --controllers=none``, as the install
+    manifests' ServiceAccount (:class:`~tests.e2e.procs.ManifestInstall`).
     """
     root.mkdir(parents=True, exist_ok=True)
     (root / "data").mkdir(exist_ok=True)
@@ -47,6 +48,8 @@ def serve_for_pebble(
         raise
     finally:
         deployment.stop()
+    # Split mode: the manifests' RBAC allowed every call the controller made (see deployed()).
+    assert deployment.rbac_denials() == [], "\n".join(deployment.rbac_denials())
 
 
 def acme_issuer(

@@ -35,6 +35,11 @@ from certsmith.util.clock import Clock, SystemClock
 from certsmith.util.sensitive import Sensitive
 
 SERVICE_ACCOUNT_DIR: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+SERVICE_ACCOUNT_DIR_ENV: Final = "CERTSMITH_SERVICE_ACCOUNT_DIR"
+"""Names a directory to use instead of :data:`SERVICE_ACCOUNT_DIR`. For tests only: it lets an
+end-to-end test run ``certsmith controller`` in-cluster style (no ``--kubeconfig``) against a
+local server, with the token, ``ca.crt`` and ``namespace`` in a temporary directory. A pod
+never needs it; the kubelet mounts the real directory."""
 TOKEN_REFRESH_SECONDS: Final = 60.0
 
 
@@ -211,7 +216,9 @@ def load_in_cluster(
     """Load the configuration a pod gets from its service account.
 
     Args:
-        root: the service account directory holding ``token``, ``ca.crt`` and ``namespace``.
+        root: the service account directory holding ``token``, ``ca.crt`` and ``namespace``;
+            the default one is replaced by ``$CERTSMITH_SERVICE_ACCOUNT_DIR`` if that is set
+            (:data:`SERVICE_ACCOUNT_DIR_ENV`, for tests).
         environ: the environment (``KUBERNETES_SERVICE_HOST``/``_PORT``); ``os.environ`` if
             ``None``.
         clock: time source for re-reading the rotating token.
@@ -228,6 +235,8 @@ def load_in_cluster(
         )
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"  # an IPv6 service address
+    if root == SERVICE_ACCOUNT_DIR and env.get(SERVICE_ACCOUNT_DIR_ENV):
+        root = Path(env[SERVICE_ACCOUNT_DIR_ENV])
     ca = root / "ca.crt"
     try:
         ca_pem = ca.read_bytes()
