@@ -43,6 +43,7 @@ AUTOUPDATE: Final = "rbac.authorization.kubernetes.io/autoupdate"
 
 _READ: Final = ["get", "list", "watch"]
 _WRITE: Final = ["get", "list", "watch", "create", "update", "patch", "delete"]
+_SOLVER: Final = ["get", "list", "watch", "create", "update", "delete"]
 _CERT_MANAGER: Final = ("certificates", "certificaterequests", "issuers", "clusterissuers")
 _ACME: Final = ("orders", "challenges")
 _PUBLIC_URLS: Final = ["/healthz", "/livez", "/readyz", "/version", "/version/"]
@@ -76,6 +77,11 @@ CONTROLLER_RULES: Final[list[JSONObject]] = [
     {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": _READ},
     {"apiGroups": ["gateway.networking.k8s.io"], "resources": ["gateways"], "verbs": _READ},
     {"apiGroups": ["networking.istio.io"], "resources": ["gateways"], "verbs": _READ},
+    # The ACME HTTP-01 solver in cluster mode: its pods, Services, Ingresses (created, or a
+    # path added to an existing one) and Gateway API HTTPRoutes.
+    {"apiGroups": [""], "resources": ["pods", "services"], "verbs": _SOLVER},
+    {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": _SOLVER},
+    {"apiGroups": ["gateway.networking.k8s.io"], "resources": ["httproutes"], "verbs": _SOLVER},
     {
         "apiGroups": ["cert-manager.io"],
         "resources": ["signers"],

@@ -678,6 +678,59 @@ def builtin_types() -> list[ResourceType]:
             ),
             is_custom=False,
         ),
+        # Pods and Services: the ACME HTTP-01 solver's objects in cluster mode (stored only;
+        # no kubelet or service proxy here, so a NodePort is never allocated).
+        ResourceType(
+            group="",
+            version="v1",
+            plural="pods",
+            singular="pod",
+            kind="Pod",
+            list_kind="PodList",
+            namespaced=True,
+            short_names=("po",),
+            categories=("all",),
+            subresources=("status",),
+            printer_columns=(
+                PrinterColumn("Status", "string", ".status.phase", 0, "The phase of the pod"),
+                PrinterColumn("Node", "string", ".spec.nodeName", 1, "The node of the pod"),
+                _age(),
+            ),
+            schema=_object_schema(
+                "Pod is a collection of containers that can run on a host.",
+                spec=_PRESERVE,
+                status=_PRESERVE,
+            ),
+            is_custom=False,
+        ),
+        ResourceType(
+            group="",
+            version="v1",
+            plural="services",
+            singular="service",
+            kind="Service",
+            list_kind="ServiceList",
+            namespaced=True,
+            short_names=("svc",),
+            categories=("all",),
+            subresources=("status",),
+            printer_columns=(
+                PrinterColumn("Type", "string", ".spec.type", 0, "The type of the service"),
+                PrinterColumn(
+                    "Cluster-IP", "string", ".spec.clusterIP", 0, "The IP of the service"
+                ),
+                PrinterColumn("Ports", "string", ".spec.ports", 0, "The service's ports"),
+                _age(),
+            ),
+            schema=_object_schema(
+                "Service is a named abstraction of software service (for example, mysql) "
+                "consisting of local port (for example 3306) that the proxy listens on, and the "
+                "selector that determines which pods will answer requests sent through the proxy.",
+                spec=_PRESERVE,
+                status=_PRESERVE,
+            ),
+            is_custom=False,
+        ),
         _rbac("ClusterRole", "clusterroles", namespaced=False),
         _rbac("ClusterRoleBinding", "clusterrolebindings", namespaced=False),
         _rbac("Role", "roles", namespaced=True),

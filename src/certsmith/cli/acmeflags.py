@@ -8,6 +8,11 @@ cert-manager's names where it has the setting (``--acme-http01-solver-nameserver
   ``serve`` the default is ``0.0.0.0:80`` when the API listens on a non-loopback address (a
   server meant to be reached from outside) and off otherwise; ``controller`` has it off unless
   given. ``0`` or an empty value turns it off.
+  With a listener the process is in standalone mode; without one, in cluster mode: every
+  HTTP-01 Challenge gets cert-manager's solver Pod, Service and Ingress or HTTPRoute, whose pod
+  is built from cert-manager's ``--acme-http01-solver-image``,
+  ``--acme-http01-solver-resource-{request,limits}-{cpu,memory}`` and
+  ``--acme-http01-solver-run-as-non-root`` (the image defaults to the install manifests').
 * ``--acme-http01-self-check-port``: the port the HTTP-01 self-check GETs instead of 80 (the
   CA always uses 80; this is for set-ups that forward 80 to another local port, and for tests).
 * ``--dns01-check-settle``: the wait after a passing DNS-01 check before accepting (60 s, as
@@ -21,13 +26,16 @@ import argparse
 import ipaddress
 from typing import Final
 
+from certsmith import __version__
 from certsmith.acme.dns01 import DNS01Error, DNS01Settings
 from certsmith.controllers.acme.http01 import Http01Registry, SelfCheckOptions, parse_nameserver
+from certsmith.controllers.acme.http01cluster import SolverPodSettings
 from certsmith.controllers.acme.scheduler import DEFAULT_MAX_CONCURRENT
 from certsmith.controllers.acme.solving import DNS01_SETTLE
 from certsmith.controllers.acme.wiring import AcmeOptions
 from certsmith.util.metrics import observe_acme_request
 
+DEFAULT_SOLVER_IMAGE: Final = f"certsmith:{__version__}"  # deploy/base/deployment.yaml's
 DEFAULT_PUBLIC_HTTP01: Final = ("0.0.0.0", 80)  # noqa: S104 - public on purpose: the CA connects
 
 
@@ -61,6 +69,14 @@ def _seconds(value: str) -> float:
     return seconds
 
 
+def _boolean(value: str) -> bool:
+    if value.lower() in ("true", "1"):
+        return True
+    if value.lower() in ("false", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
 def _listen(value: str) -> tuple[str, int] | None:
     if value in ("", "0"):
         return None
@@ -81,6 +97,35 @@ def add_acme_arguments(parser: argparse.ArgumentParser) -> None:
         help="answer ACME HTTP-01 challenges on this plain-HTTP address; '0' turns it off "
         "(serve: default 0.0.0.0:80 when --listen is not a loopback address, else off; "
         "controller: off)",
+    )
+    defaults = SolverPodSettings(image=DEFAULT_SOLVER_IMAGE)
+    group.add_argument(
+        "--acme-http01-solver-image",
+        default=DEFAULT_SOLVER_IMAGE,
+        metavar="IMAGE",
+        help="image of the HTTP-01 solver pods in cluster mode (runs 'certsmith acmesolver'; "
+        f"default {DEFAULT_SOLVER_IMAGE})",
+    )
+    for flag, attr in (
+        ("request-cpu", "requests_cpu"),
+        ("request-memory", "requests_memory"),
+        ("limits-cpu", "limits_cpu"),
+        ("limits-memory", "limits_memory"),
+    ):
+        group.add_argument(
+            f"--acme-http01-solver-resource-{flag}",
+            dest=f"acme_http01_solver_{attr}",
+            default=getattr(defaults, attr),
+            metavar="QUANTITY",
+            help=f"{flag.replace('-', ' ')} of the HTTP-01 solver pods "
+            f"(default {getattr(defaults, attr)})",
+        )
+    group.add_argument(
+        "--acme-http01-solver-run-as-non-root",
+        type=_boolean,
+        default=True,
+        metavar="BOOL",
+        help="runAsNonRoot of the HTTP-01 solver pods (default true)",
     )
     group.add_argument(
         "--acme-http01-solver-nameservers",
@@ -132,8 +177,13 @@ def add_acme_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def acme_options(args: argparse.Namespace) -> AcmeOptions:
+def acme_options(
+    args: argparse.Namespace, http01_listen: tuple[str, int] | None = None
+) -> AcmeOptions:
     """The controllers' ACME options from the parsed flags.
+
+    HTTP-01 is solved in standalone mode when the process listens for it (``http01_listen``),
+    else in cluster mode with solver pods built from the ``--acme-http01-solver-*`` flags.
 
     Raises:
         ValueError: a DNS-01 setting is unusable (the message says which).
@@ -152,10 +202,22 @@ def acme_options(args: argparse.Namespace) -> AcmeOptions:
             nameservers=tuple(args.acme_http01_solver_nameservers),
             port=args.acme_http01_self_check_port,
         ),
+        http01_solver=None if http01_listen is not None else _solver_settings(args),
         dns01=dns01,
         dns01_settle=args.dns01_check_settle,
         max_concurrent_challenges=args.max_concurrent_challenges,
         observer=observe_acme_request,
+    )
+
+
+def _solver_settings(args: argparse.Namespace) -> SolverPodSettings:
+    return SolverPodSettings(
+        image=args.acme_http01_solver_image,
+        requests_cpu=args.acme_http01_solver_requests_cpu,
+        requests_memory=args.acme_http01_solver_requests_memory,
+        limits_cpu=args.acme_http01_solver_limits_cpu,
+        limits_memory=args.acme_http01_solver_limits_memory,
+        run_as_non_root=args.acme_http01_solver_run_as_non_root,
     )
 
 

@@ -175,7 +175,7 @@ async def _main(args: argparse.Namespace) -> None:
         stop=stop,
         metrics_listen=args.metrics_listen_address,
         health_listen=args.health_probe_bind_address,
-        acme=acme_options(args),
+        acme=acme_options(args, http01_listen(args, None)),
         shims=shim_options(args, embedded=False),
         acme_http01_listen=http01_listen(args, None),
     )

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from certsmith import __version__
 from certsmith.cli import controller, kubeconfig, serve
 from certsmith.cli.commands import (
+    acmesolver,
     approve,
     check,
     create,
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_parser(subparsers)
     wait.add_parser(subparsers)
     install.add_parser(subparsers)
+    acmesolver.add_parser(subparsers)
     return parser
 
 

@@ -194,7 +194,7 @@ async def serve(args: argparse.Namespace) -> int:
             stop=stop,
             on_ready=ready,
             metrics_listen=args.metrics_listen_address,
-            acme=acme_options(args),
+            acme=acme_options(args, http01_listen(args, host)),
             shims=shim_options(args, embedded=True),
             acme_http01_listen=http01_listen(args, host),
             ui=args.ui,

@@ -6,8 +6,10 @@
   apart. cert-manager sleeps between them in the worker; here each reconcile makes one GET and
   the Challenge is requeued for the next, so a worker is never held for the eight seconds.
   The solver's ``ingress`` or ``gatewayHTTPRoute`` settings are not used: certsmith answers
-  the challenge itself, so the name must reach certsmith's HTTP-01 listener on port 80
-  (cluster-mode solver pods, services, ingresses and routes are not implemented).
+  the challenge itself, so the name must reach certsmith's HTTP-01 listener on port 80.
+* HTTP-01, cluster mode (a process without an HTTP-01 listener): cert-manager's solver Pod,
+  Service and Ingress or HTTPRoute (:mod:`~certsmith.controllers.acme.http01cluster`); the
+  self-check is the same.
 * DNS-01: :class:`~certsmith.acme.dns01.DNS01Solver` writes and removes the TXT record (RFC 2136
   or the exec provider) and checks propagation; the not-yet reason lists what every nameserver
   answered. After the first passing check the controller waits ``dns01_settle`` seconds
@@ -33,6 +35,7 @@ from certsmith.controllers.acme.http01 import (
     SelfCheckOptions,
     self_check,
 )
+from certsmith.controllers.acme.http01cluster import Http01ClusterSolver
 from certsmith.util.clock import Clock, SystemClock
 
 DNS01_SETTLE: Final = 60.0
@@ -65,6 +68,7 @@ class ChallengeSolvers:
     Attributes:
         http01: the tokens the HTTP-01 responder answers with.
         http01_check: how the HTTP-01 self-check reaches the challenge.
+        http01_cluster: cluster mode's solver objects; ``None`` answers from ``http01``.
         dns01: the DNS-01 solver, if this process solves DNS-01.
         dns01_settle: seconds to wait after a passing DNS-01 check before accepting.
         clock: when a DNS-01 record was first seen everywhere.
@@ -72,6 +76,7 @@ class ChallengeSolvers:
 
     http01: Http01Registry = field(default_factory=Http01Registry)
     http01_check: SelfCheckOptions = field(default_factory=SelfCheckOptions)
+    http01_cluster: Http01ClusterSolver | None = None
     dns01: DNS01Solver | None = None
     dns01_settle: float = DNS01_SETTLE
     clock: Clock = field(default_factory=SystemClock)
@@ -88,12 +93,19 @@ class ChallengeSolvers:
 
         Raises:
             DNS01Error: the DNS record could not be written (the message is the reason).
+            certsmith.client.errors.ApiError: a solver object could not be written.
             SolverUnavailableError: no solver for the type.
         """
         if challenge.spec.type == "HTTP-01":
-            self.http01.present(challenge.spec.token, challenge.spec.key)
+            await self._present_http01(challenge)
             return
         await self._dns01().present(challenge, resource_namespace)
+
+    async def _present_http01(self, challenge: Challenge) -> None:
+        if self.http01_cluster is not None:
+            await self.http01_cluster.present(challenge)
+        else:
+            self.http01.present(challenge.spec.token, challenge.spec.key)
 
     async def check(self, challenge: Challenge) -> None:
         """Whether the published key is visible where the CA will look.
@@ -132,8 +144,8 @@ class ChallengeSolvers:
             NotReadyError: this GET failed (the count starts again).
             SettlingError: it passed, but fewer times in a row than required.
         """
-        # Present is idempotent and cheap; re-run it as cert-manager does before checking.
-        self.http01.present(challenge.spec.token, challenge.spec.key)
+        # Present is idempotent; re-run it as cert-manager does before checking.
+        await self._present_http01(challenge)
         key = _key(challenge)
         try:
             await self_check(
@@ -165,7 +177,11 @@ class ChallengeSolvers:
             DNS01Error: the DNS record could not be removed.
         """
         if challenge.spec.type == "HTTP-01":
-            self.http01.clean_up(challenge.spec.token)
+            self._passes.pop(_key(challenge), None)
+            if self.http01_cluster is not None:
+                await self.http01_cluster.clean_up(challenge)
+            else:
+                self.http01.clean_up(challenge.spec.token)
             return
         self._propagated.pop(_key(challenge), None)
         self._passes.pop(_key(challenge), None)

@@ -21,6 +21,7 @@ from certsmith.client.protocol import KubeClient
 from certsmith.controllers.acme.ari import AriReconciler
 from certsmith.controllers.acme.challenges import ChallengeReconciler
 from certsmith.controllers.acme.http01 import Http01Registry, SelfCheckOptions
+from certsmith.controllers.acme.http01cluster import Http01ClusterSolver, SolverPodSettings
 from certsmith.controllers.acme.orders import OrderReconciler
 from certsmith.controllers.acme.scheduler import (
     DEFAULT_MAX_CONCURRENT,
@@ -53,6 +54,8 @@ class AcmeOptions:
     Attributes:
         http01: the tokens the HTTP-01 responder answers with (shared with the listener).
         http01_check: nameservers and port of the HTTP-01 self-check.
+        http01_solver: cluster mode (solver pods, Services, Ingresses, HTTPRoutes) with these
+            pod settings; ``None`` is standalone mode (the process's listener answers).
         dns01: DNS-01 settings (recursive nameservers, authoritative check, exec scripts).
         dns01_settle: seconds to wait after a passing DNS-01 check before accepting.
         max_concurrent_challenges: Challenges processed at once (cert-manager's default 60).
@@ -62,6 +65,7 @@ class AcmeOptions:
 
     http01: Http01Registry = field(default_factory=Http01Registry)
     http01_check: SelfCheckOptions = field(default_factory=SelfCheckOptions)
+    http01_solver: SolverPodSettings | None = None
     dns01: DNS01Settings = field(default_factory=DNS01Settings)
     dns01_settle: float = DNS01_SETTLE
     max_concurrent_challenges: int = DEFAULT_MAX_CONCURRENT
@@ -145,6 +149,11 @@ def build_acme_controllers(
         solvers = ChallengeSolvers(
             http01=options.http01,
             http01_check=options.http01_check,
+            http01_cluster=(
+                Http01ClusterSolver(client, options.http01_solver)
+                if options.http01_solver is not None
+                else None
+            ),
             dns01=dns01,
             dns01_settle=options.dns01_settle,
             clock=clock,
