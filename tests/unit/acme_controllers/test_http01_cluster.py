@@ -85,6 +85,7 @@ def test_pod_runs_acmesolver_with_the_challenge_args_non_root() -> None:
     (container,) = pod["spec"]["containers"]
     assert container["name"] == "acmesolver"
     assert container["image"] == "registry.test/certsmith:9"
+    assert container["command"] == ["certsmith", "acmesolver"]
     assert container["args"] == [
         "--listen-port=8089",
         "--domain=web.example.test",

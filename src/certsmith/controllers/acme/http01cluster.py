@@ -130,6 +130,9 @@ def build_pod(challenge: Challenge, settings: SolverPodSettings) -> JSONObject:
         "name": CONTAINER,
         "image": settings.image,
         "imagePullPolicy": "IfNotPresent",
+        # certsmith's image runs `certsmith` (the controller's image): cert-manager's args
+        # follow the acmesolver subcommand.
+        "command": ["certsmith", "acmesolver"],
         "args": [
             f"--listen-port={SOLVER_PORT}",
             f"--domain={spec.dns_name}",
