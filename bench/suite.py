@@ -128,31 +128,20 @@ def certificates_rows(tmp: Path, sizes: Sizes, wanted: set[str]) -> list[Row]:
 ACME_TARGET = "≤ 0.3 s/cert sequential; ratio to certbot ≤ 0.15"
 
 
-def acme_rows(sizes: Sizes) -> list[Row]:
+def acme_rows(sizes: Sizes, tmp: Path) -> list[Row]:
     script = REPO / "bench" / "acme_bench.py"
     if not script.exists():
         return [
             missing("8", "ACME by HTTP-01 vs certbot", ACME_TARGET, "bench/acme_bench.py missing")
         ]
-    out = REPO / "bench" / "results" / f"{dt.date.today().isoformat()}-acme.json"
-    # acme_bench writes its own results file; the suite keeps its figures in <date>.json and
-    # puts back whatever that file held (acme_bench's own full run, committed by its author).
-    previous = out.read_bytes() if out.exists() else None
-    started = time.time()
+    out = tmp / "acme.json"  # not acme_bench's default bench/results/<date>-acme.json
     command = [sys.executable, str(script), "--certificates", str(sizes.acme)]
-    command += ["--parallel", str(sizes.acme_parallel)]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=3600, check=False)
-        fresh = out.exists() and out.stat().st_mtime >= started
-        document = json.loads(out.read_text()) if fresh else None
-    finally:
-        if previous is not None:
-            out.write_bytes(previous)
-        elif out.exists():
-            out.unlink()
-    if document is None:
+    command += ["--parallel", str(sizes.acme_parallel), "--output", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=3600, check=False)
+    if not out.exists():
         tail = (done.stderr or done.stdout)[-600:]
         return [failed("8", "ACME by HTTP-01 vs certbot", ACME_TARGET, f"no results: {tail}")]
+    document = json.loads(out.read_text())
     rows = [
         missing("8", f"peer {peer}", "", "not installed")
         for peer in document.get("missing_peers", [])
@@ -219,6 +208,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a few minutes)")
     parser.add_argument("--only", default=",".join(ALL), help="scenarios, e.g. 1,4,7,9")
+    parser.add_argument(
+        "--output", type=Path, help="results file (default bench/results/<date>.json)"
+    )
     args = parser.parse_args()
     wanted = {s.strip() for s in args.only.split(",") if s.strip()}
     unknown = wanted - set(ALL)
@@ -242,7 +234,7 @@ def main() -> None:
             rows += [r for r in scenarios_7_and_9(tmp / "s79", sizes.objects)
                      if r.scenario in wanted]  # fmt: skip
         if "8" in wanted:
-            rows += acme_rows(sizes)
+            rows += acme_rows(sizes, tmp)
     for number in sorted(set(ALL) - wanted):
         rows.append(Row(number, "not run (--only)", None, "", status="not run"))
     rows.sort(key=lambda row: row.scenario)
@@ -252,7 +244,7 @@ def main() -> None:
     today = dt.date.today().isoformat()
     out_dir = REPO / "bench" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{today}{'-quick' if args.quick else ''}.json"
+    path = args.output or out_dir / f"{today}{'-quick' if args.quick else ''}.json"
     document = {
         "date": today,
         "benchmark": "bench/suite.py",
@@ -263,7 +255,7 @@ def main() -> None:
         "rows": [dataclasses.asdict(row) | {"verdict": verdict(row)} for row in rows],
     }
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    print(f"\nwritten: {path.relative_to(REPO)} ({facts['suite_seconds']} s)")
+    print(f"\nwritten: {path} ({facts['suite_seconds']} s)")
 
 
 if __name__ == "__main__":
