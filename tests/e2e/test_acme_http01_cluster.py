@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from certsmith.controllers.acme.http01cluster import identity_labels
 from tests.e2e.acmetools import (
@@ -40,7 +41,7 @@ from tests.e2e.acmetools import (
     serve_for_pebble,
     wait_ready,
 )
-from tests.e2e.procs import CERTSMITH, Serve
+from tests.e2e.procs import CERTSMITH, Mode, Serve
 from tests.peers.pebble import Pebble, running_pebble
 from tests.servertools import credentials, free_port, wait_until
 
@@ -197,12 +198,17 @@ def fake_cluster(serve: Serve, pebble: Pebble, work: Path) -> Iterator[FakeClust
     assert failures == [], failures
 
 
+@pytest.mark.parametrize("mode", ["serve", "split"])
 def test_http01_cluster_mode_solver_objects_serve_the_challenge_and_are_removed(
-    tmp_path: Path,
+    tmp_path: Path, mode: Mode
 ) -> None:
+    # split: certsmith controller as the install manifests' ServiceAccount, so their RBAC must
+    # allow every solver call (serve_for_pebble fails the test on any refusal).
     with (
         running_pebble(tmp_path / "pebble") as pebble,
-        serve_for_pebble(tmp_path / "certsmith", pebble, ["--acme-http01-listen=0"]) as serve,
+        serve_for_pebble(
+            tmp_path / "certsmith", pebble, ["--acme-http01-listen=0"], mode=mode
+        ) as serve,
         fake_cluster(serve, pebble, tmp_path / "cluster") as cluster,
     ):
         serve.apply(
