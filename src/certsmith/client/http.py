@@ -1,8 +1,10 @@
 """``HttpKubeClient``: the :class:`~certsmith.client.protocol.KubeClient` over HTTP (httpx).
 
-One pooled ``httpx.AsyncClient`` per process serves every controller: requests reuse
-keep-alive connections, and each watch holds one streaming connection, so the pool is sized for
-"all informers watching at once plus concurrent reconciles". Bodies are JSON; an apply patch
+One ``HttpKubeClient`` per process serves every controller, with two connection pools: one for
+requests (keep-alive connections reused) and one for watches (each holds one streaming
+connection). They are apart because httpcore looks at every pooled connection on each request
+(polling the idle ones); with the informers' long-lived watches in the same pool that scan was
+~15-24% of ``serve``'s CPU (py-spy, docs/performance.md). Bodies are JSON; an apply patch
 is JSON too, which is valid YAML for ``application/apply-patch+yaml``.
 
 Failures are mapped to :mod:`certsmith.client.errors` from the server's ``Status`` body. A 429
@@ -95,22 +97,28 @@ class HttpKubeClient:
         self._max_retries = max_retries
         verify: Any = config.ssl_context if config.ssl_context is not None else True
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=50)
-        if transport is None and config.unix_socket is not None:
-            # httpx applies ``limits`` only to the transport it builds itself.
-            transport = httpx.AsyncHTTPTransport(uds=str(config.unix_socket), limits=limits)
-        self._http = httpx.AsyncClient(
-            base_url=config.server,
-            verify=verify,
-            auth=_BearerAuth(config.token_source) if config.token_source else None,
-            timeout=timeout,
-            limits=limits,
-            headers={
-                "User-Agent": USER_AGENT,
-                "Accept": "application/json",
-                **config.extra_headers,
-            },
-            transport=transport,
-        )
+
+        def pool(given: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+            if given is None and config.unix_socket is not None:
+                # httpx applies ``limits`` only to the transport it builds itself.
+                given = httpx.AsyncHTTPTransport(uds=str(config.unix_socket), limits=limits)
+            return httpx.AsyncClient(
+                base_url=config.server,
+                verify=verify,
+                auth=_BearerAuth(config.token_source) if config.token_source else None,
+                timeout=timeout,
+                limits=limits,
+                headers={
+                    "User-Agent": USER_AGENT,
+                    "Accept": "application/json",
+                    **config.extra_headers,
+                },
+                transport=given,
+            )
+
+        self._http = pool(transport)
+        # A caller's transport is one pool already; only our own transports are split.
+        self._watch_http = self._http if transport is not None else pool(None)
 
     @classmethod
     def from_kubeconfig(
@@ -156,8 +164,10 @@ class HttpKubeClient:
         return cls(load_in_cluster(root=root, environ=environ, clock=clock), **kwargs)
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Close both connection pools."""
         await self._http.aclose()
+        if self._watch_http is not self._http:
+            await self._watch_http.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -240,13 +250,13 @@ class HttpKubeClient:
             timeoutSeconds=timeout_seconds,
         )
         read = None if timeout_seconds is None else timeout_seconds + WATCH_READ_GRACE
-        timeout = httpx.Timeout(self._http.timeout.connect or 10.0, read=read)
+        timeout = httpx.Timeout(self._watch_http.timeout.connect or 10.0, read=read)
         await self._limiter.acquire()
-        request = self._http.build_request(
+        request = self._watch_http.build_request(
             "GET", resource.path(namespace), params=params, timeout=timeout
         )
         try:
-            response = await self._http.send(request, stream=True)
+            response = await self._watch_http.send(request, stream=True)
         except httpx.TransportError as exc:
             raise _transport_error(exc) from exc
         try:
