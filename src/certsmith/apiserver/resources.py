@@ -719,7 +719,7 @@ def builtin_types() -> list[ResourceType]:
                 PrinterColumn(
                     "Cluster-IP", "string", ".spec.clusterIP", 0, "The IP of the service"
                 ),
-                PrinterColumn("Ports", "string", ".spec.ports", 0, "The service's ports"),
+                PrinterColumn("Ports", "string", ".spec.ports[*].port", 0, "The service's ports"),
                 _age(),
             ),
             schema=_object_schema(
