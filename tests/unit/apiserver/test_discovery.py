@@ -161,7 +161,17 @@ def test_core_resource_list_has_no_api_version_and_lists_namespace_status():
     assert "apiVersion" not in body
     assert body["groupVersion"] == "v1"
     names = [r["name"] for r in body["resources"]]
-    assert names == ["namespaces", "namespaces/status", "secrets", "configmaps", "events"]
+    assert names == [
+        "namespaces",
+        "namespaces/status",
+        "secrets",
+        "configmaps",
+        "events",
+        "pods",
+        "pods/status",
+        "services",
+        "services/status",
+    ]
 
 
 def test_resource_list_of_an_unserved_group_version_is_none():
