@@ -16,7 +16,7 @@ from certsmith.controllers.acme.http01cluster import (
     SolverPodSettings,
     identity_labels,
 )
-from certsmith.controllers.acme.solving import ChallengeSolvers
+from certsmith.controllers.acme.solving import ChallengeSolvers, NotReadyError
 from tests.servertools import eventually_async, running_server
 
 NS = "default"
@@ -177,3 +177,12 @@ async def test_challenge_solvers_dispatch_http01_to_cluster_mode(client: HttpKub
     assert len(await names(client, PODS)) == 1
     await solvers.clean_up(challenge, NS)
     assert await names(client, PODS) == []
+
+
+async def test_a_failing_re_present_before_the_self_check_is_a_not_ready_reason(
+    client: HttpKubeClient,
+) -> None:
+    challenge = await stored_challenge(client, {"ingress": {"name": "absent"}})
+    solvers = ChallengeSolvers(http01_cluster=solver(client))
+    with pytest.raises(NotReadyError, match='solver again failed: the Ingress "absent" to edit'):
+        await solvers.check(challenge)

@@ -29,6 +29,7 @@ from typing import Final
 from certsmith.acme.dns01 import DNS01Error, DNS01Solver, PropagationCheckError
 from certsmith.api.acme import Challenge
 from certsmith.api.meta import format_time
+from certsmith.client.errors import ApiError, TransportError
 from certsmith.controllers.acme.http01 import (
     Http01Registry,
     SelfCheckError,
@@ -144,8 +145,13 @@ class ChallengeSolvers:
             NotReadyError: this GET failed (the count starts again).
             SettlingError: it passed, but fewer times in a row than required.
         """
-        # Present is idempotent; re-run it as cert-manager does before checking.
-        await self._present_http01(challenge)
+        # Present is idempotent; re-run it as cert-manager does before checking. In cluster
+        # mode that writes to the API: a failure is a not-ready reason, not a lost status.
+        try:
+            await self._present_http01(challenge)
+        except (ApiError, TransportError, ValueError) as err:
+            self._passes.pop(_key(challenge), None)
+            raise NotReadyError(f"presenting the HTTP-01 solver again failed: {err}") from None
         key = _key(challenge)
         try:
             await self_check(
