@@ -84,7 +84,7 @@ async def wait_for(check: Callable[[], Any], timeout: float = 15.0) -> None:  # 
         await asyncio.sleep(0.05)
 
 
-async def test_serve_runs_the_controllers_over_https_as_the_controller_identity(tmp_path):
+async def test_serve_runs_the_controllers_as_the_controller_identity(tmp_path):
     async with (
         serving(tmp_path) as server,
         HttpKubeClient.from_kubeconfig(server.kubeconfig_path) as client,
