@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from certsmith.apiserver.server import ApiServer, mint_kubeconfig, write_kubeconfig
 from certsmith.app import run_controller
+from certsmith.client.errors import Conflict
 from certsmith.client.http import HttpKubeClient
 from certsmith.client.resources import CERTIFICATES, CHALLENGES, CLUSTER_ISSUERS
 from certsmith.util.metrics import Metrics, activated, observe_acme_request
@@ -302,13 +303,22 @@ async def test_anonymous_scrapes_are_refused(env):
 async def test_challenges_created_through_the_api_are_reported_per_state(env):
     # A Challenge in a final state stays as written: the challenges controller only tidies it.
     async with HttpKubeClient.from_kubeconfig(env.server.kubeconfig_path) as client:
-        created = await client.create(CHALLENGES, "default", challenge_manifest())
-        created["status"] = {
-            "state": "valid",
-            "processing": False,
-            "reason": "Successfully authorized domain",
-        }
-        await client.replace_status(CHALLENGES, "default", "web-1-123", created)
+        current = await client.create(CHALLENGES, "default", challenge_manifest())
+        # The challenges scheduler may mark the new Challenge processing first: write the final
+        # state on top of whatever it wrote.
+        for _ in range(50):
+            current["status"] = {
+                "state": "valid",
+                "processing": False,
+                "reason": "Successfully authorized domain",
+            }
+            try:
+                await client.replace_status(CHALLENGES, "default", "web-1-123", current)
+                break
+            except Conflict:
+                current = await client.get(CHALLENGES, "default", "web-1-123")
+        else:
+            pytest.fail("the Challenge's status could not be written")
     family = "certmanager_certificate_challenge_status"
 
     def check(scrape: Scrape) -> None:
