@@ -383,7 +383,10 @@ def _serve_controller_client(server: ApiServer, transport: str) -> HttpKubeClien
     """
     if transport == "unix" and server.controller_socket is not None:
         log.info("controllers reach the API over %s", server.controller_socket)
-        return HttpKubeClient.from_unix_socket(server.controller_socket)
+        # No client-side rate limit on the server's own socket: the limiter protects a shared
+        # API server from a runaway loop, while here it only delayed a burst's own requests
+        # (~24 per Certificate met its 200/s). The workers' count bounds the concurrency.
+        return HttpKubeClient.from_unix_socket(server.controller_socket, qps=0)
     log.info("controllers reach the API over %s", server.url)
     return HttpKubeClient.from_kubeconfig(server.controller_kubeconfig_path)
 

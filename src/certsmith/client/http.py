@@ -53,6 +53,7 @@ from certsmith.client.protocol import (
 )
 from certsmith.client.ratelimit import DEFAULT_BURST, DEFAULT_QPS, TokenBucket
 from certsmith.client.resources import ResourceRef
+from certsmith.client.uds import UnixSocketTransport
 from certsmith.util.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -98,10 +99,16 @@ class HttpKubeClient:
         verify: Any = config.ssl_context if config.ssl_context is not None else True
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=50)
 
-        def pool(given: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+        def pool(given: httpx.AsyncBaseTransport | None, *, watches: bool) -> httpx.AsyncClient:
             if given is None and config.unix_socket is not None:
+                # Watches hold their connection for minutes, so httpcore's pool scan is cheap
+                # there; the request pool sees every reconcile's requests (see client/uds.py).
                 # httpx applies ``limits`` only to the transport it builds itself.
-                given = httpx.AsyncHTTPTransport(uds=str(config.unix_socket), limits=limits)
+                given = (
+                    httpx.AsyncHTTPTransport(uds=str(config.unix_socket), limits=limits)
+                    if watches
+                    else UnixSocketTransport(str(config.unix_socket))
+                )
             return httpx.AsyncClient(
                 base_url=config.server,
                 verify=verify,
@@ -116,9 +123,9 @@ class HttpKubeClient:
                 transport=given,
             )
 
-        self._http = pool(transport)
+        self._http = pool(transport, watches=False)
         # A caller's transport is one pool already; only our own transports are split.
-        self._watch_http = self._http if transport is not None else pool(None)
+        self._watch_http = self._http if transport is not None else pool(None, watches=True)
 
     @classmethod
     def from_kubeconfig(
