@@ -98,6 +98,16 @@ class Server:
         return facts
 
 
+def serve_command() -> list[str]:
+    """``certsmith``, or the wrapper named by ``CERTSMITH_BENCH_SERVE`` (split on spaces).
+
+    The wrapper runs in place of the entry point: a script that counts the API requests or
+    samples the process, then calls ``certsmith.cli.main.main``.
+    """
+    wrapper = os.environ.get("CERTSMITH_BENCH_SERVE")
+    return wrapper.split() if wrapper else [str(BIN / "certsmith")]
+
+
 def start_server(
     data_dir: Path, log: Path, profile: Path | None, controllers: str = "none"
 ) -> Server:
@@ -109,7 +119,7 @@ def start_server(
         command = [sys.executable, "-m", "cProfile", "-o", str(profile)]
         command += ["-m", "certsmith.cli.main", *serve]
     else:
-        command = [str(BIN / "certsmith"), *serve]
+        command = [*serve_command(), *serve]
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     kubeconfig = data_dir / "kubeconfig"

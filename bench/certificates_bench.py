@@ -337,6 +337,8 @@ def start_py_spy(server: Server, out: Path) -> subprocess.Popen[bytes]:
     spy = Path(sys.executable).parent / "py-spy"
     command = [str(spy), "record", "--pid", str(server.process.pid), "--rate", "100"]
     command += ["--format", "raw", "--output", str(out), "--nonblocking"]
+    # e.g. "--gil" (only the thread holding the GIL) or "--idle" (waiting threads too)
+    command += os.environ.get("CERTSMITH_BENCH_PY_SPY_ARGS", "").split()
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -32,7 +32,7 @@ from cryptography.x509.oid import NameOID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from apiserver_bench import BIN, Server, free_port, stop_server
+from apiserver_bench import Server, free_port, serve_command, stop_server
 from certificates_bench import certificate
 from tests.servertools import credentials
 
@@ -120,7 +120,7 @@ def start_serve(
     port = port or free_port()
     kubeconfig = data_dir / "kubeconfig"
     before = kubeconfig.stat().st_mtime if kubeconfig.exists() else 0.0
-    command = [str(BIN / "certsmith"), "serve", "--data-dir", str(data_dir)]
+    command = [*serve_command(), "serve", "--data-dir", str(data_dir)]
     command += ["--listen", f"127.0.0.1:{port}", f"--controllers={controllers}"]
     # An installed certsmith has its bytecode compiled; this environment may set
     # PYTHONDONTWRITEBYTECODE, which would make every start compile the sources again (~1 s).
