@@ -61,7 +61,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from apiserver_bench import machine_facts  # noqa: E402
+from apiserver_bench import cpu_seconds, machine_facts  # noqa: E402
 from tests.e2e.acmetools import acme_issuer, certificate, serve_for_pebble  # noqa: E402
 from tests.e2e.procs import Serve  # noqa: E402
 from tests.peers.pebble import CHALLTESTSRV, PEBBLE, Pebble, running_pebble  # noqa: E402
@@ -295,10 +295,7 @@ def per_certificate(before: Counter[str], after: Counter[str], count: int) -> di
     return {key: round(value / count, 2) for key, value in diff.most_common()}
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of ``pid`` from /proc (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+RAW_TO = ("--format", "raw", "--output")
 
 
 @contextlib.contextmanager
@@ -309,7 +306,7 @@ def py_spy(pid: int, out: Path | None) -> Iterator[None]:
         return
     spy = Path(sys.executable).parent / "py-spy"
     process = subprocess.Popen(
-        [str(spy), "record", "--pid", str(pid), "--format", "raw", "--output", str(out)],
+        [str(spy), "record", "--pid", str(pid), "--subprocesses", *RAW_TO, str(out)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

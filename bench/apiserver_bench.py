@@ -89,13 +89,60 @@ class Server:
     ssl_context: ssl.SSLContext
 
     def memory(self) -> dict[str, int]:
-        """VmRSS and VmHWM of the server process, in KiB."""
-        facts: dict[str, int] = {}
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                facts[key] = int(value.split()[0])
+        """VmRSS and VmHWM in KiB: of serve with its controller child (the sums, an upper
+        bound of their joint peak), and ``serve.*`` / ``controllers.*`` for each process."""
+        facts: dict[str, int] = {"VmRSS": 0, "VmHWM": 0}
+        for pid in process_tree(self.process.pid):
+            role = "serve" if pid == self.process.pid else "controllers"
+            for key, kib in process_memory(pid).items():
+                facts[key] += kib
+                facts[f"{role}.{key}"] = facts.get(f"{role}.{key}", 0) + kib
         return facts
+
+
+def process_memory(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM of one process, in KiB (empty once it is gone)."""
+    facts: dict[str, int] = {}
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return facts
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            facts[key] = int(value.split()[0])
+    return facts
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants (serve's controller child), from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(parents.get(current, []))
+    return tree
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` and its descendants, live or reaped, in seconds."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        # fields[0] is field 3 (state); utime, stime, cutime, cstime are fields 14-17.
+        total += sum(int(f) for f in fields[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def serve_command() -> list[str]:

@@ -52,7 +52,7 @@ CONTROLLER_KUBECONFIG_NAME: Final = "controller.kubeconfig"
 """``<data-dir>/controller.kubeconfig``: the controllers' identity (``certsmith:controller``)."""
 CONTROLLER_SOCKET_NAME: Final = "controller.sock"
 """``<data-dir>/controller.sock``: plain HTTP as the controllers' identity, for ``serve``."""
-_MAX_UNIX_PATH: Final = 107  # sun_path is 108 bytes on Linux, with the terminating NUL
+MAX_UNIX_PATH: Final = 107  # sun_path is 108 bytes on Linux, with the terminating NUL
 ADMIN_USER: Final = "admin"
 ADMIN_GROUPS: Final = ("system:masters",)
 
@@ -245,7 +245,7 @@ class ApiServer:
     async def _listen_controller_socket(self, runner: web.AppRunner) -> None:
         """Serve the app on ``controller.sock`` too, unless its path is too long for a socket."""
         path = self.data_dir / CONTROLLER_SOCKET_NAME
-        if len(os.fsencode(path.absolute())) > _MAX_UNIX_PATH:
+        if len(os.fsencode(path.absolute())) > MAX_UNIX_PATH:
             _log.warning(
                 "data directory path too long for %s; controllers will use HTTPS",
                 CONTROLLER_SOCKET_NAME,

@@ -1,9 +1,10 @@
 """``certsmith serve``: run the embedded API server until SIGTERM/SIGINT.
 
 It prints exactly one line once the server answers (``export KUBECONFIG=...``), so scripts
-and users know when kubectl can be used. The controllers run in the same process (see
-:mod:`certsmith.app`) unless ``--controllers=none``; shutdown stops them first, then closes the
-listener and the store.
+and users know when kubectl can be used. The controllers run in a child process
+(``serve-controllers``, :mod:`certsmith.app.controllerprocess`), or in this one with
+``--no-controller-process``, unless ``--controllers=none``; shutdown stops them first, then
+closes the listener and the store.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from certsmith.api.duration import parse_go_duration
 from certsmith.apiserver.server import ApiServer
@@ -24,7 +26,9 @@ from certsmith.app import (
     DEFAULT_CONTROLLERS,
     StartupError,
     run_serve,
+    run_serve_controllers,
 )
+from certsmith.app.controllerprocess import stop_on_end_of_input
 from certsmith.cli.acmeflags import acme_options, add_acme_arguments, http01_listen
 from certsmith.cli.shimflags import add_shim_arguments, shim_options
 from certsmith.pki.renewal import DEFAULT_INITIAL_BACKOFF, DEFAULT_MAXIMUM_BACKOFF
@@ -48,8 +52,18 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register the ``serve`` command."""
+    """Register the ``serve`` command, and ``serve-controllers`` (its child, not in --help)."""
     parser = subparsers.add_parser("serve", help="run the Kubernetes-compatible API server")
+    add_serve_arguments(parser)
+    parser.set_defaults(func=run)
+    # No help=: argparse then leaves it out of the command list. serve starts it.
+    child = subparsers.add_parser("serve-controllers")
+    add_serve_arguments(child)
+    child.set_defaults(func=run_controllers_child)
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """``serve``'s arguments, which its controller child parses too."""
     parser.add_argument("--data-dir", type=Path, required=True, help="state directory")
     parser.add_argument(
         "--listen",
@@ -67,7 +81,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="serve the read-only web view at /ui/ on the API port, behind its authentication; "
         "RBAC's non-resource URLs /ui and /ui/* decide who may open it (default on)",
     )
-    parser.set_defaults(func=run)
+    parser.add_argument(
+        "--controller-process",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run the controllers in a child process, so serving and reconciling each have "
+        "a core (one Python process runs on one core at a time); it is restarted if it "
+        "exits (default on)",
+    )
 
 
 def parse_optional_listen(value: str) -> tuple[str, int] | None:
@@ -183,26 +204,71 @@ async def serve(args: argparse.Namespace) -> int:
             args.data_dir,
             host,
             port,
-            controllers=args.controllers,
-            cluster_resource_namespace=args.cluster_resource_namespace,
-            approve_signer_names=args.approve_signer_names,
-            certificate_request_backoff=(
-                args.certificate_request_minimum_backoff_duration,
-                args.certificate_request_maximum_backoff_duration,
-            ),
-            clock=controller_clock(args),
+            **controller_settings(args),
             stop=stop,
             on_ready=ready,
-            metrics_listen=args.metrics_listen_address,
-            acme=acme_options(args, http01_listen(args, host)),
-            shims=shim_options(args, embedded=True),
-            acme_http01_listen=http01_listen(args, host),
             ui=args.ui,
+            controllers_command=_child_command(args),
         )
     except (StartupError, ValueError) as exc:
         print(f"certsmith serve: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def controller_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The controllers' settings from serve's arguments.
+
+    They are keywords of ``run_serve`` and of ``run_serve_controllers`` alike: the child parses
+    the same arguments, so the two processes cannot disagree on them.
+    """
+    host, _ = args.listen
+    return {
+        "controllers": args.controllers,
+        "cluster_resource_namespace": args.cluster_resource_namespace,
+        "approve_signer_names": args.approve_signer_names,
+        "certificate_request_backoff": (
+            args.certificate_request_minimum_backoff_duration,
+            args.certificate_request_maximum_backoff_duration,
+        ),
+        "clock": controller_clock(args),
+        "metrics_listen": args.metrics_listen_address,
+        "acme": acme_options(args, http01_listen(args, host)),
+        "shims": shim_options(args, embedded=True),
+        "acme_http01_listen": http01_listen(args, host),
+    }
+
+
+def _child_command(args: argparse.Namespace) -> list[str] | None:
+    """``serve-controllers`` with this ``serve``'s own arguments, when a child is wanted."""
+    argv: list[str] | None = getattr(args, "argv", None)
+    if not args.controller_process or args.controllers == "none" or not argv:
+        return None
+    tail = argv[argv.index("serve") + 1 :] if "serve" in argv else []
+    return [sys.executable, "-m", "certsmith.cli.main", "serve-controllers", *tail]
+
+
+async def serve_controllers(args: argparse.Namespace) -> int:
+    """The controller child: run until SIGTERM/SIGINT or until serve closes its stdin."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    watcher = asyncio.create_task(stop_on_end_of_input(stop))
+    try:
+        await run_serve_controllers(args.data_dir, **controller_settings(args), stop=stop)
+    except (StartupError, ValueError) as exc:
+        print(f"certsmith serve (controllers): {exc}", file=sys.stderr)
+        return 1
+    finally:
+        watcher.cancel()
+    return 0
+
+
+def run_controllers_child(args: argparse.Namespace) -> int:
+    """Entry point of ``certsmith serve-controllers``."""
+    setup_logging()
+    return asyncio.run(serve_controllers(args))
 
 
 def setup_logging() -> None:

@@ -9,7 +9,10 @@ handlers are mounted on ``certsmith serve``'s API port, behind its authenticatio
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 from aiohttp import web
 
@@ -102,3 +105,36 @@ class PlainHttpServer:
         """``http://host:port`` of the listener."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+
+class UnixHttpServer:
+    """Like :class:`PlainHttpServer`, on a Unix socket only its owner may connect to."""
+
+    def __init__(self, path: Path, routes: Sequence[tuple[str, Handler]]) -> None:
+        """Prepare ``routes`` (path, handler) on the socket at ``path``."""
+        self.path = path
+        app = web.Application()
+        for route, handler in routes:
+            app.router.add_get(route, handler)
+        self._runner = web.AppRunner(app, access_log=None)
+
+    async def start(self) -> None:
+        """Bind (replacing a stale socket file) and serve.
+
+        Raises:
+            OSError: the socket cannot be bound.
+        """
+        await self._runner.setup()
+        try:
+            await web.UnixSite(self._runner, str(self.path)).start()
+        except OSError:
+            await self._runner.cleanup()
+            raise
+        # serve's data directory is 0700 already; this keeps the socket private elsewhere too.
+        os.chmod(self.path, 0o600)
+
+    async def stop(self) -> None:
+        """Close the listener and remove the socket file."""
+        await self._runner.cleanup()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()

@@ -41,7 +41,13 @@ from typing import Final
 
 from certsmith.api.errors import CertsmithError
 from certsmith.apiserver.http.app import ExtraRoute
-from certsmith.apiserver.server import ApiServer
+from certsmith.apiserver.server import (
+    CONTROLLER_KUBECONFIG_NAME,
+    CONTROLLER_SOCKET_NAME,
+    MAX_UNIX_PATH,
+    ApiServer,
+)
+from certsmith.app.controllerprocess import METRICS_SOCKET_NAME, ControllerProcess
 from certsmith.client.errors import ConfigError
 from certsmith.client.http import HttpKubeClient
 from certsmith.client.protocol import KubeClient
@@ -73,7 +79,13 @@ from certsmith.controllers.shims.sync import ShimOptions
 from certsmith.issuers import registry
 from certsmith.util.clock import Clock, SystemClock, following
 from certsmith.util.metrics import Metrics, activated
-from certsmith.util.metricsserver import Handler, PlainHttpServer, metrics_handler, probe_handler
+from certsmith.util.metricsserver import (
+    Handler,
+    PlainHttpServer,
+    UnixHttpServer,
+    metrics_handler,
+    probe_handler,
+)
 from certsmith.web.pages import WebUI
 
 log = logging.getLogger(__name__)
@@ -278,6 +290,7 @@ async def run_serve(
     acme: AcmeOptions | None = None,
     shims: ShimOptions | None = None,
     acme_http01_listen: Address | None = None,
+    controllers_command: Sequence[str] | None = None,
 ) -> None:
     """Run the embedded API server and, unless disabled, the controllers until ``stop``.
 
@@ -302,6 +315,10 @@ async def run_serve(
         acme: the ACME controllers' settings (self-checks, DNS-01, concurrency).
         shims: the certificate shims' settings (default issuer, Gateway opt-ins).
         acme_http01_listen: answer ACME HTTP-01 challenges on this plain-HTTP address.
+        controllers_command: run the controllers as this child process
+            (:mod:`certsmith.app.controllerprocess`; ``certsmith serve-controllers`` with the
+            same settings) instead of in this one; it then also owns ``metrics_listen`` and
+            ``acme_http01_listen``. ``None`` runs them here.
 
     Raises:
         StartupError: the controllers' settings are wrong or the listener cannot bind.
@@ -327,6 +344,7 @@ async def run_serve(
     web_routes = [ExtraRoute(*route) for route in web_ui.routes()] if web_ui else []
     metrics = metrics or Metrics(options.clock if options else clock)
     readiness = Readiness()
+    child = _controller_process(data_dir, options, controllers_command)
     own_routes = [
         ExtraRoute("GET", "/metrics", metrics_handler(metrics)),
         ExtraRoute(
@@ -335,10 +353,19 @@ async def run_serve(
             probe_handler(lambda: options is None or readiness(), "controllers not ready"),
         ),
     ]
+    if child is not None:
+        own_routes = [
+            ExtraRoute("GET", "/metrics", child.metrics_handler()),
+            ExtraRoute("GET", "/readyz", child.readiness_handler()),
+        ]
     server = ApiServer(data_dir, host, port, extra_routes=[*extra_routes, *web_routes, *own_routes])
     ui_client: HttpKubeClient | None = None
     plain: PlainHttpServer | None = None
+    approvals = tuple(approve_signer_names) != DEFAULT_APPROVE_SIGNER_NAMES
     try:
+        if child is not None and not approvals:
+            # Started first, so its imports overlap the server's start; it waits for the socket.
+            await child.start()
         try:
             await server.start()
         except OSError as exc:
@@ -346,7 +373,7 @@ async def run_serve(
         if web_ui is not None:
             ui_client = HttpKubeClient.from_kubeconfig(server.kubeconfig_path)
             web_ui.attach(ui_client)
-        if metrics_listen is not None:
+        if metrics_listen is not None and child is None:
             plain = await _listen(metrics_listen, metrics_routes(metrics), "metrics")
         if on_ready is not None:
             on_ready(server)
@@ -354,25 +381,143 @@ async def run_serve(
             log.info("controllers disabled (--controllers=none); serving the API only")
             await stop.wait()
             return
-        if tuple(approve_signer_names) != DEFAULT_APPROVE_SIGNER_NAMES:
+        if approvals:
             async with HttpKubeClient.from_kubeconfig(server.kubeconfig_path) as admin:
                 await _grant_approval(admin, approve_signer_names)
+        if child is not None:
+            if approvals:
+                await child.start()  # only now: its approver must see the granted signers
+            await stop.wait()
+            return
         async with (
             _serve_controller_client(server, transport) as client,
             following(options.clock),
             _http01(options, acme_http01_listen),
         ):
-            with activated(metrics):
-                manager = build_manager(client, options=options)
-                watch_manager(metrics, manager, readiness=readiness, backoff=_backoff(options))
-                await _run_manager(manager, stop)
+            await _run_controllers(client, options, metrics, readiness, stop)
     finally:
+        if child is not None:
+            await child.stop()
         if plain is not None:
             await plain.stop()
         if web_ui is not None and ui_client is not None:
             web_ui.detach()
             await ui_client.aclose()
         await server.stop()
+
+
+async def _run_controllers(
+    client: KubeClient,
+    options: ControllerOptions,
+    metrics: Metrics,
+    readiness: Readiness,
+    stop: asyncio.Event,
+) -> None:
+    with activated(metrics):
+        manager = build_manager(client, options=options)
+        watch_manager(metrics, manager, readiness=readiness, backoff=_backoff(options))
+        await _run_manager(manager, stop)
+
+
+def _controller_process(
+    data_dir: Path, options: ControllerOptions | None, command: Sequence[str] | None
+) -> ControllerProcess | None:
+    """The child process to run the controllers in, if one was asked for and can be used."""
+    if options is None or command is None:
+        return None
+    relay = (data_dir / METRICS_SOCKET_NAME).absolute()
+    if len(os.fsencode(relay)) > MAX_UNIX_PATH:
+        log.warning("data directory path too long for %s; controllers run in-process", relay)
+        return None
+    return ControllerProcess(command, relay)
+
+
+async def run_serve_controllers(
+    data_dir: Path,
+    *,
+    controllers: str = DEFAULT_CONTROLLERS,
+    cluster_resource_namespace: str = DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
+    approve_signer_names: Sequence[str] = DEFAULT_APPROVE_SIGNER_NAMES,
+    certificate_request_backoff: tuple[dt.timedelta, dt.timedelta] = DEFAULT_BACKOFF,
+    clock: Clock | None = None,
+    stop: asyncio.Event | None = None,
+    metrics_listen: Address | None = None,
+    acme: AcmeOptions | None = None,
+    shims: ShimOptions | None = None,
+    acme_http01_listen: Address | None = None,
+    connect_timeout: float = 120.0,
+) -> None:
+    """The child half of ``serve``: its controllers, against the server in ``data_dir``.
+
+    It waits for the server's ``controller.sock`` (or, with the HTTPS transport, its
+    controller kubeconfig), answers ``/metrics`` and ``/readyz`` on
+    ``<data-dir>/controller-metrics.sock`` for ``serve`` to relay, and runs until ``stop``.
+
+    Raises:
+        StartupError: bad settings, the server never answered, or a listener cannot bind.
+    """
+    options = controller_options(
+        controllers,
+        cluster_resource_namespace=cluster_resource_namespace,
+        approve_signer_names=approve_signer_names,
+        certificate_request_backoff=certificate_request_backoff,
+        clock=clock,
+        acme=acme,
+        shims=shims,
+    )
+    if options is None:
+        raise StartupError("--controllers=none: there is nothing to run")
+    stop = stop or asyncio.Event()
+    transport = os.environ.get(CONTROLLER_TRANSPORT_ENV) or "unix"
+    metrics = Metrics(options.clock)
+    readiness = Readiness()
+    relay = UnixHttpServer(
+        (data_dir / METRICS_SOCKET_NAME).absolute(),
+        [*metrics_routes(metrics), *probe_routes(readiness)],
+    )
+    await relay.start()
+    plain: PlainHttpServer | None = None
+    try:
+        client = await _await_server(data_dir, transport, stop, connect_timeout)
+        if client is None:
+            return
+        if metrics_listen is not None:
+            plain = await _listen(metrics_listen, metrics_routes(metrics), "metrics")
+        async with client, following(options.clock), _http01(options, acme_http01_listen):
+            await _run_controllers(client, options, metrics, readiness, stop)
+    finally:
+        if plain is not None:
+            await plain.stop()
+        await relay.stop()
+
+
+async def _await_server(
+    data_dir: Path, transport: str, stop: asyncio.Event, patience: float
+) -> HttpKubeClient | None:
+    """A client once serve's controller endpoint answers; ``None`` if stopped first.
+
+    Raises:
+        StartupError: nothing answered within ``patience`` seconds.
+    """
+    sock = (data_dir / CONTROLLER_SOCKET_NAME).absolute()
+    kubeconfig = data_dir / CONTROLLER_KUBECONFIG_NAME
+    use_socket = transport == "unix" and len(os.fsencode(sock)) <= MAX_UNIX_PATH
+    deadline = asyncio.get_running_loop().time() + patience
+    while not stop.is_set():
+        if use_socket:
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_unix_connection(str(sock))
+                writer.close()
+                log.info("controllers reach the API over %s", sock)
+                return HttpKubeClient.from_unix_socket(sock, qps=0)
+        elif kubeconfig.exists():
+            log.info("controllers reach the API with %s", kubeconfig)
+            return HttpKubeClient.from_kubeconfig(kubeconfig)
+        if asyncio.get_running_loop().time() > deadline:
+            raise StartupError(f"the API server in {data_dir} did not answer in {patience:.0f}s")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.02)
+    return None
 
 
 def _serve_controller_client(server: ApiServer, transport: str) -> HttpKubeClient:
