@@ -130,7 +130,7 @@ def certificate(index: int, algorithm: str, size: int) -> dict[str, Any]:
 def is_ready(obj: dict[str, Any]) -> bool:
     for cond in (obj.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Ready":
-            return cond.get("status") == "True"
+            return bool(cond.get("status") == "True")
     return False
 
 

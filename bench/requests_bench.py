@@ -28,7 +28,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from certificates_bench import ca_issuer, cpu_seconds, is_ready, start_py_spy, stop_py_spy
+from apiserver_bench import cpu_seconds
+from certificates_bench import ca_issuer, is_ready, start_py_spy, stop_py_spy
 from cfssl_peer import cfssl_binary, run_cfssl
 from suitelib import (
     Row,
