@@ -21,7 +21,7 @@ test: install
 check:
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
-	$(VENV)/bin/mypy src tests
+	$(VENV)/bin/mypy src tests bench
 	$(VENV)/bin/lint-imports
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.

@@ -27,6 +27,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from acme import challenges, client, crypto_util, messages
 from cryptography.hazmat.primitives import serialization
@@ -69,9 +70,9 @@ def _serve_http01(port: int, tokens: _Tokens) -> ThreadingHTTPServer:
 def certbot_run(pebble: Pebble, names: list[str]) -> float:
     """Obtain a certificate for each name with certbot's acme library; seconds taken."""
     key = ec.generate_private_key(ec.SECP256R1())
-    net = client.ClientNetwork(
-        JWKEC(key=key), alg=ES256, verify_ssl=str(pebble.ca_bundle_path), user_agent="bench"
-    )
+    # verify_ssl goes to requests' ``verify``, which takes a CA bundle path; acme types it bool.
+    bundle: Any = str(pebble.ca_bundle_path)
+    net = client.ClientNetwork(JWKEC(key=key), alg=ES256, verify_ssl=bundle, user_agent="bench")
     directory = client.ClientV2.get_directory(pebble.directory_url, net)
     acme = client.ClientV2(directory, net)
     net.account = acme.new_account(messages.NewRegistration.from_data(terms_of_service_agreed=True))
