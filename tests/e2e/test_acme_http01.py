@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import time
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +230,20 @@ def test_external_account_binding_registers_with_pebbles_eab_keys(tmp_path: Path
         assert "externalAccountRequired" in message
 
 
+def move_past_renewal(clock: MovableClock, cert: dict[str, Any], issued_at: float) -> None:
+    """Move the controllers' clock just past ``cert``'s renewal time, without making the
+    certificate that renewal brings due at once.
+
+    pebble dates certificates by the real clock, so the renewal time of the next one is this
+    one's plus the real seconds between the two issuances. With that gap at least 10 s and the
+    clock 2 s past the (second-truncated) renewal time, the next certificate is due only ~8 s
+    after it is issued: time for the test to move the clock back (the controllers re-read the
+    clock file every 0.5 s, and an issuance from pebble can be faster than that).
+    """
+    time.sleep(max(0.0, 10 - (time.monotonic() - issued_at)))
+    clock.move_to(parse_time(cert["status"]["renewalTime"]) + dt.timedelta(seconds=2))
+
+
 def test_certificate_is_renewed_through_acme_when_its_renewal_time_passes(
     tmp_path: Path,
 ) -> None:
@@ -243,12 +258,9 @@ def test_certificate_is_renewed_through_acme_when_its_renewal_time_passes(
         wait_ready(serve, "issuer", "le")
         serve.apply(certificate("web", "le", ["web.example.test"]))
         first = wait_ready(serve, "certificate", "web", timeout=120)
+        issued_at = time.monotonic()
         first_chain = secret_data(serve, "web-tls", "tls.crt")
-        renewal = parse_time(first["status"]["renewalTime"])
-
-        clock.move_to(renewal + dt.timedelta(minutes=1))
-        # Once renewal started, back to real time: pebble dates the new certificate by the
-        # real clock, so on the moved clock it would look due for renewal at once.
+        move_past_renewal(clock, first, issued_at)
         wait_until(
             lambda: serve.list("certificaterequest", NAMESPACE)[-1]["metadata"]["name"] == "web-2",
             timeout=60,
@@ -320,9 +332,10 @@ def test_renewal_order_carries_replaces_to_an_ari_server(tmp_path: Path, ari: bo
         wait_ready(serve, "issuer", "le")
         serve.apply(certificate("web", "le", ["web.example.test"]))
         first = wait_ready(serve, "certificate", "web", timeout=120)
+        issued_at = time.monotonic()
         leaf = x509.load_pem_x509_certificates(secret_data(serve, "web-tls", "tls.crt"))[0]
 
-        clock.move_to(parse_time(first["status"]["renewalTime"]) + dt.timedelta(minutes=1))
+        move_past_renewal(clock, first, issued_at)
         wait_until(
             lambda: any(
                 o["metadata"]["ownerReferences"][0]["name"] == "web-2"
