@@ -345,15 +345,16 @@ async def run_serve(
     metrics = metrics or Metrics(options.clock if options else clock)
     readiness = Readiness()
     child = _controller_process(data_dir, options, controllers_command)
-    own_routes = [
-        ExtraRoute("GET", "/metrics", metrics_handler(metrics)),
-        ExtraRoute(
-            "GET",
-            "/readyz",
-            probe_handler(lambda: options is None or readiness(), "controllers not ready"),
-        ),
-    ]
-    if child is not None:
+    if child is None:
+        own_routes = [
+            ExtraRoute("GET", "/metrics", metrics_handler(metrics)),
+            ExtraRoute(
+                "GET",
+                "/readyz",
+                probe_handler(lambda: options is None or readiness(), "controllers not ready"),
+            ),
+        ]
+    else:
         own_routes = [
             ExtraRoute("GET", "/metrics", child.metrics_handler()),
             ExtraRoute("GET", "/readyz", child.readiness_handler()),

@@ -69,7 +69,6 @@ class ControllerProcess:
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = False
         self._session: aiohttp.ClientSession | None = None
-        self.starts = 0
 
     def is_stopping(self) -> bool:
         """Whether :meth:`stop` was called."""
@@ -94,7 +93,6 @@ class ControllerProcess:
         self._process = await asyncio.create_subprocess_exec(
             *self._command, stdin=asyncio.subprocess.PIPE
         )
-        self.starts += 1
         log.info("controllers run in process %d", self._process.pid)
 
     async def _supervise(self) -> None:

@@ -66,6 +66,14 @@ def probe_handler(check: Callable[[], bool], failing: str) -> Handler:
     return handle
 
 
+def _get_runner(routes: Sequence[tuple[str, Handler]]) -> web.AppRunner:
+    """An aiohttp runner for ``routes`` (path, handler), GET only, without access logs."""
+    app = web.Application()
+    for path, handler in routes:
+        app.router.add_get(path, handler)
+    return web.AppRunner(app, access_log=None)
+
+
 class PlainHttpServer:
     """A small aiohttp server for a few GET routes; :meth:`start` binds, :meth:`stop` closes."""
 
@@ -73,10 +81,7 @@ class PlainHttpServer:
         """Prepare ``routes`` (path, handler) on ``host:port`` (port 0 picks a free one)."""
         self.host = host
         self.port = port
-        app = web.Application()
-        for path, handler in routes:
-            app.router.add_get(path, handler)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = _get_runner(routes)
 
     async def start(self) -> None:
         """Bind and serve; :attr:`port` is the bound port afterwards.
@@ -113,10 +118,7 @@ class UnixHttpServer:
     def __init__(self, path: Path, routes: Sequence[tuple[str, Handler]]) -> None:
         """Prepare ``routes`` (path, handler) on the socket at ``path``."""
         self.path = path
-        app = web.Application()
-        for route, handler in routes:
-            app.router.add_get(route, handler)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = _get_runner(routes)
 
     async def start(self) -> None:
         """Bind (replacing a stale socket file) and serve.
